@@ -1,1 +1,281 @@
-int main() { return 0; }
+// vigil: the desktop console (default) or the headless server (--headless).
+//
+// --help, --version and --headless are decided before any application object exists:
+// QApplication aborts without a display, and a server must never need one.
+
+#include "backend.h"
+#include "logger.h"
+#include "mainwindow.h"
+#include "apiclient.h"
+#include "theme.h"
+
+#include <QApplication>
+#include <QCommandLineParser>
+#include <QCoreApplication>
+#include <QInputDialog>
+#include <QMessageBox>
+#include <QSocketNotifier>
+#include <QTimer>
+
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <sys/socket.h>
+#include <unistd.h>
+
+using namespace vigil;
+
+namespace {
+
+int g_signalPipe[2] = { -1, -1 };
+
+void onSignal(int)
+{
+    const char c = 1;
+    [[maybe_unused]] const auto n = ::write(g_signalPipe[1], &c, 1);
+}
+
+// SIGINT/SIGTERM become an orderly shutdown on the main thread (self-pipe: async-signal-safe).
+void installSignalHandlers(QObject *context, std::function<void()> onStop)
+{
+    if (::socketpair(AF_UNIX, SOCK_STREAM, 0, g_signalPipe) != 0)
+        return;
+    auto *notifier = new QSocketNotifier(g_signalPipe[0], QSocketNotifier::Read, context);
+    QObject::connect(notifier, &QSocketNotifier::activated, context, [notifier, onStop = std::move(onStop)] {
+        char c;
+        [[maybe_unused]] const auto n = ::read(g_signalPipe[0], &c, 1);
+        notifier->setEnabled(false);
+        onStop();
+    });
+    struct sigaction sa {};
+    sa.sa_handler = onSignal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
+}
+
+bool hasArg(int argc, char **argv, const char *name)
+{
+    for (int i = 1; i < argc; ++i)
+        if (std::strcmp(argv[i], name) == 0)
+            return true;
+    return false;
+}
+
+bool displayAvailable()
+{
+    const QByteArray platform = qgetenv("QT_QPA_PLATFORM");
+    if (!platform.isEmpty())
+        return true; // the user chose a platform (offscreen, wayland, ...)
+    return !qgetenv("DISPLAY").isEmpty() || !qgetenv("WAYLAND_DISPLAY").isEmpty();
+}
+
+void addOptions(QCommandLineParser &p)
+{
+    p.setApplicationDescription(QStringLiteral(
+        "Vigil Console: ingest monitoring events over REST, queue them durably, turn them into remediation actions, "
+        "and load-test it all with the built-in simulator while watching live charts."));
+    p.addHelpOption();
+    p.addVersionOption();
+    p.addOptions({
+        { QStringLiteral("headless"), QStringLiteral("Run the server without a window (no display needed).") },
+        { QStringLiteral("host"), QStringLiteral("Address to listen on (default 127.0.0.1)."), QStringLiteral("address"),
+          QStringLiteral("127.0.0.1") },
+        { QStringLiteral("port"), QStringLiteral("TCP port to listen on (default 8000; 0 = any free port)."),
+          QStringLiteral("port"), QStringLiteral("8000") },
+        { QStringLiteral("db"), QStringLiteral("SQLite database file (default: vigil.db in the user's data directory)."),
+          QStringLiteral("path") },
+        { QStringLiteral("workers"), QStringLiteral("Worker count (default 2)."), QStringLiteral("n"), QStringLiteral("2") },
+        { QStringLiteral("http-threads"), QStringLiteral("HTTP threads (default 2)."), QStringLiteral("n"), QStringLiteral("2") },
+        { QStringLiteral("durability"),
+          QStringLiteral("normal (default: survives a crash of the process) or full (also survives power loss)."),
+          QStringLiteral("mode"), QStringLiteral("normal") },
+        { QStringLiteral("fault-injection"),
+          QStringLiteral("Honour X-Vigil-Fault markers: on or off (default: on when bound to loopback, off otherwise)."),
+          QStringLiteral("on|off") },
+        { QStringLiteral("remediator-latency-ms"), QStringLiteral("Mean latency of the simulated remediator (default 40)."),
+          QStringLiteral("ms"), QStringLiteral("40") },
+        { QStringLiteral("remediator-failure-rate"),
+          QStringLiteral("Share of remediations that fail, 0..1 (default 0.05)."), QStringLiteral("share"),
+          QStringLiteral("0.05") },
+        { QStringLiteral("remediator-timeout-ms"), QStringLiteral("Remediation timeout (default 5000)."), QStringLiteral("ms"),
+          QStringLiteral("5000") },
+        { QStringLiteral("max-attempts"), QStringLiteral("Attempts before a task is dead-lettered (default 8)."),
+          QStringLiteral("n"), QStringLiteral("8") },
+        { QStringLiteral("retry-base"), QStringLiteral("Retry backoff base in seconds (default 1)."), QStringLiteral("s"),
+          QStringLiteral("1") },
+        { QStringLiteral("retry-cap"), QStringLiteral("Retry backoff cap in seconds (default 300)."), QStringLiteral("s"),
+          QStringLiteral("300") },
+        { QStringLiteral("lease-seconds"), QStringLiteral("Task lease length (default 30)."), QStringLiteral("s"),
+          QStringLiteral("30") },
+        { QStringLiteral("connect"),
+          QStringLiteral("Window only: watch a remote Vigil at this URL instead of starting the embedded server."),
+          QStringLiteral("url") },
+        { QStringLiteral("log-format"), QStringLiteral("text (default) or json."), QStringLiteral("format"),
+          QStringLiteral("text") },
+        { QStringLiteral("log-level"), QStringLiteral("debug, info (default), warning or error."), QStringLiteral("level"),
+          QStringLiteral("info") },
+    });
+}
+
+[[noreturn]] void fail(const QString &message)
+{
+    std::fprintf(stderr, "vigil: %s\n", qPrintable(message));
+    std::exit(2);
+}
+
+double number(const QCommandLineParser &p, const QString &name, double lo, double hi)
+{
+    bool ok = false;
+    const double v = p.value(name).toDouble(&ok);
+    if (!ok || !(v >= lo && v <= hi))
+        fail(QStringLiteral("--%1 must be a number in %2..%3 (got '%4')").arg(name).arg(lo).arg(hi).arg(p.value(name)));
+    return v;
+}
+
+ServerConfig configFrom(const QCommandLineParser &p)
+{
+    ServerConfig c;
+    if (!c.host.setAddress(p.value(QStringLiteral("host"))))
+        fail(QStringLiteral("--host must be an IP address (got '%1')").arg(p.value(QStringLiteral("host"))));
+    c.port = quint16(number(p, QStringLiteral("port"), 0, 65535));
+    c.databasePath = p.value(QStringLiteral("db"));
+    c.workers = int(number(p, QStringLiteral("workers"), 1, 64));
+    c.httpThreads = int(number(p, QStringLiteral("http-threads"), 1, 32));
+    const QString durability = p.value(QStringLiteral("durability"));
+    if (durability == QLatin1String("full"))
+        c.durability = Durability::Full;
+    else if (durability != QLatin1String("normal"))
+        fail(QStringLiteral("--durability must be normal or full"));
+    c.faultInjection = c.host.isLoopback();
+    if (p.isSet(QStringLiteral("fault-injection"))) {
+        const QString v = p.value(QStringLiteral("fault-injection"));
+        if (v != QLatin1String("on") && v != QLatin1String("off"))
+            fail(QStringLiteral("--fault-injection must be on or off"));
+        c.faultInjection = v == QLatin1String("on");
+    }
+    c.remediator.latencyMs = int(number(p, QStringLiteral("remediator-latency-ms"), 0, 600000));
+    c.remediator.failureRate = number(p, QStringLiteral("remediator-failure-rate"), 0, 1);
+    c.remediator.timeoutMs = int(number(p, QStringLiteral("remediator-timeout-ms"), 1, 600000));
+    c.retry.maxAttempts = int(number(p, QStringLiteral("max-attempts"), 1, 1000));
+    c.retry.baseSeconds = number(p, QStringLiteral("retry-base"), 0.001, 86400);
+    c.retry.capSeconds = number(p, QStringLiteral("retry-cap"), c.retry.baseSeconds, 86400 * 7);
+    c.leaseSeconds = int(number(p, QStringLiteral("lease-seconds"), 1, 86400));
+    if (c.remediator.timeoutMs >= c.leaseSeconds * 1000)
+        fail(QStringLiteral("--remediator-timeout-ms must be shorter than the lease (--lease-seconds)"));
+    return c;
+}
+
+void setupLogging(const QCommandLineParser &p)
+{
+    const QString format = p.value(QStringLiteral("log-format"));
+    if (format != QLatin1String("text") && format != QLatin1String("json"))
+        fail(QStringLiteral("--log-format must be text or json"));
+    QtMsgType level = QtInfoMsg;
+    if (!logging::parseLevel(p.value(QStringLiteral("log-level")), &level))
+        fail(QStringLiteral("--log-level must be debug, info, warning or error"));
+    logging::install(format == QLatin1String("json") ? logging::Format::Json : logging::Format::Text, level);
+}
+
+int runHeadless(QCoreApplication &app, const QCommandLineParser &parser)
+{
+    setupLogging(parser);
+    Backend backend(configFrom(parser));
+    QString error;
+    if (!backend.start(&error)) {
+        std::fprintf(stderr, "vigil: cannot start the server: %s\n", qPrintable(error));
+        return 1;
+    }
+    const QString url = backend.baseUrl().toString();
+    std::fprintf(stdout,
+                 "Vigil Console %s serving on %s (database %s)\n"
+                 "Start the simulator:  curl -X POST '%s/api/v1/ui/simulator/start?rate=600&mode=steady'\n"
+                 "Watch it:             curl %s/api/v1/ui/simulator/status\n"
+                 "Stop with Ctrl+C.\n",
+                 VIGIL_VERSION, qPrintable(url), qPrintable(backend.databasePath()), qPrintable(url), qPrintable(url));
+    std::fflush(stdout);
+    installSignalHandlers(&app, [&app, &backend] {
+        backend.stop();
+        app.quit();
+    });
+    const int rc = app.exec();
+    backend.stop();
+    return rc;
+}
+
+int runWindow(QApplication &app, const QCommandLineParser &parser)
+{
+    setupLogging(parser);
+    theme::apply(app);
+    std::unique_ptr<Backend> backend;
+    QUrl url;
+    if (parser.isSet(QStringLiteral("connect"))) {
+        url = QUrl(parser.value(QStringLiteral("connect")));
+        if (!url.isValid() || url.scheme().isEmpty())
+            fail(QStringLiteral("--connect needs a URL such as http://host:8000"));
+    } else {
+        ServerConfig config = configFrom(parser);
+        for (;;) {
+            backend = std::make_unique<Backend>(config);
+            QString error;
+            if (backend->start(&error))
+                break;
+            backend.reset();
+            // Never a silent failure: say what happened and let the user pick another port.
+            bool ok = false;
+            const int port = QInputDialog::getInt(nullptr, QStringLiteral("Vigil Console"),
+                                                  QStringLiteral("The embedded server could not start:\n%1\n\n"
+                                                                 "Choose another port (0 = any free port):")
+                                                      .arg(error),
+                                                  config.port == 65535 ? 0 : config.port + 1, 0, 65535, 1, &ok);
+            if (!ok) {
+                QMessageBox::critical(nullptr, QStringLiteral("Vigil Console"),
+                                      QStringLiteral("The server did not start:\n%1").arg(error));
+                return 1;
+            }
+            config.port = quint16(port);
+        }
+        url = backend->baseUrl();
+    }
+    ApiClient client(url);
+    MainWindow window(&client);
+    window.show();
+    installSignalHandlers(&app, [&app] { app.quit(); });
+    // Window closed or signal: stop the embedded server cleanly (nothing accepted is lost).
+    QObject::connect(&app, &QCoreApplication::aboutToQuit, &app, [&backend, &client] {
+        client.stopPolling();
+        if (backend)
+            backend->stop();
+    });
+    return app.exec();
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+    QCoreApplication::setApplicationName(QStringLiteral("vigil-console"));
+    QCoreApplication::setApplicationVersion(QStringLiteral(VIGIL_VERSION));
+    QCoreApplication::setOrganizationName(QString());
+
+    const bool wantsInfo = hasArg(argc, argv, "--help") || hasArg(argc, argv, "-h") || hasArg(argc, argv, "--version")
+        || hasArg(argc, argv, "-v") || hasArg(argc, argv, "--help-all");
+    bool headless = hasArg(argc, argv, "--headless");
+    if (!headless && !wantsInfo && !displayAvailable()) {
+        std::fprintf(stderr, "vigil: no display found; running the headless server (use --headless to silence this)\n");
+        headless = true;
+    }
+    if (headless || wantsInfo) {
+        QCoreApplication app(argc, argv);
+        QCommandLineParser parser;
+        addOptions(parser);
+        parser.process(app); // --help / --version print and exit here
+        return runHeadless(app, parser);
+    }
+    QApplication app(argc, argv);
+    QCommandLineParser parser;
+    addOptions(parser);
+    parser.process(app);
+    return runWindow(app, parser);
+}

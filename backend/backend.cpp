@@ -1,1 +1,302 @@
-// placeholder
+#include "backend.h"
+
+#include "api/ingestapi.h"
+#include "api/simulatorapi.h"
+#include "api/systemapi.h"
+#include "http/httpserver.h"
+#include "http/router.h"
+#include "logger.h"
+#include "metrics.h"
+#include "remediator.h"
+#include "sim/simulator.h"
+#include "timeseries.h"
+#include "util.h"
+#include "worker.h"
+#include "writer.h"
+
+#include <QCoreApplication>
+#include <QDir>
+#include <QFile>
+#include <QHostInfo>
+#include <QLockFile>
+#include <QSemaphore>
+#include <QStandardPaths>
+#include <QThread>
+
+#include <unistd.h>
+
+namespace vigil {
+
+namespace {
+// A thread running one QObject that is deleted on the thread when it finishes.
+std::unique_ptr<QThread> startThread(const QString &name, QObject *object)
+{
+    auto thread = std::make_unique<QThread>();
+    thread->setObjectName(name);
+    object->moveToThread(thread.get());
+    QObject::connect(thread.get(), &QThread::finished, object, &QObject::deleteLater);
+    thread->start();
+    return thread;
+}
+
+void joinThread(std::unique_ptr<QThread> &thread)
+{
+    if (!thread)
+        return;
+    thread->quit();
+    thread->wait();
+    thread.reset();
+}
+
+double readProcStatField(int field)
+{
+    QFile f(QStringLiteral("/proc/self/stat"));
+    if (!f.open(QIODevice::ReadOnly))
+        return 0;
+    const QByteArray line = f.readAll();
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    const qsizetype close = line.lastIndexOf(')');
+    const QList<QByteArray> parts = line.mid(close + 2).split(' ');
+    const int index = field - 3; // field numbers as in proc(5), 1-based; parts start at field 3
+    return index >= 0 && index < parts.size() ? parts.at(index).toDouble() : 0;
+}
+
+void registerProcessMetrics(MetricsRegistry &m)
+{
+    const double ticks = double(sysconf(_SC_CLK_TCK));
+    const double page = double(sysconf(_SC_PAGESIZE));
+    m.callbackCounter("process_cpu_seconds_total", "Total user and system CPU time spent in seconds", {},
+                      [ticks] { return (readProcStatField(14) + readProcStatField(15)) / ticks; });
+    m.callbackGauge("process_resident_memory_bytes", "Resident memory size in bytes", {}, [page] {
+        QFile f(QStringLiteral("/proc/self/statm"));
+        if (!f.open(QIODevice::ReadOnly))
+            return 0.0;
+        const QList<QByteArray> parts = f.readAll().split(' ');
+        return parts.size() > 1 ? parts.at(1).toDouble() * page : 0.0;
+    });
+    m.callbackGauge("process_open_fds", "Number of open file descriptors", {},
+                    [] { return double(QDir(QStringLiteral("/proc/self/fd")).entryList(QDir::Files | QDir::System).size()); });
+    const double start = double(wallNowMs()) / 1000.0;
+    m.callbackGauge("process_start_time_seconds", "Start time of the process since unix epoch in seconds", {},
+                    [start] { return start; });
+}
+} // namespace
+
+struct Backend::Private
+{
+    MetricsRegistry metrics;
+    Router router;
+    TimeSeries series;
+    std::unique_ptr<QLockFile> lock;
+    QString dbPath;
+    qint64 startedAtMs = 0;
+
+    Writer *writer = nullptr;
+    std::unique_ptr<QThread> writerThread;
+    std::unique_ptr<SimulatedRemediator> remediator;
+    std::vector<Worker *> workers;
+    std::vector<std::unique_ptr<QThread>> workerThreads;
+    Simulator *simulator = nullptr;
+    std::unique_ptr<QThread> simulatorThread;
+    Sampler *sampler = nullptr;
+    std::unique_ptr<QThread> samplerThread;
+    std::unique_ptr<HttpServer> http;
+    bool writerOpen = false;
+    std::shared_ptr<std::atomic<bool>> workersRunning = std::make_shared<std::atomic<bool>>(false);
+};
+
+Backend::Backend(ServerConfig config, QObject *parent) : QObject(parent), m_config(std::move(config)), d(std::make_unique<Private>())
+{
+    if (m_config.nodeId.isEmpty())
+        m_config.nodeId = QHostInfo::localHostName() + QLatin1Char(':') + QString::number(QCoreApplication::applicationPid());
+    d->dbPath = m_config.databasePath;
+    if (d->dbPath.isEmpty())
+        d->dbPath = QStandardPaths::writableLocation(QStandardPaths::AppDataLocation) + QStringLiteral("/vigil.db");
+    d->dbPath = QDir::cleanPath(QDir::current().absoluteFilePath(d->dbPath));
+    // The simulator exists before start() so the window can read its (idle) status at once.
+    d->simulator = new Simulator(d->metrics);
+    d->simulatorThread = startThread(QStringLiteral("vigil-simulator"), d->simulator);
+}
+
+Backend::~Backend()
+{
+    stop();
+    joinThread(d->simulatorThread);
+}
+
+QString Backend::databasePath() const
+{
+    return d->dbPath;
+}
+
+MetricsRegistry &Backend::metrics()
+{
+    return d->metrics;
+}
+
+Simulator &Backend::simulator()
+{
+    return *d->simulator;
+}
+
+quint16 Backend::port() const
+{
+    return d->http ? d->http->port() : 0;
+}
+
+QUrl Backend::baseUrl() const
+{
+    QUrl url;
+    url.setScheme(QStringLiteral("http"));
+    const QHostAddress host = m_config.host == QHostAddress::Any || m_config.host == QHostAddress::AnyIPv4
+        ? QHostAddress(QHostAddress::LocalHost)
+        : m_config.host == QHostAddress::AnyIPv6 ? QHostAddress(QHostAddress::LocalHostIPv6) : m_config.host;
+    url.setHost(host.toString());
+    url.setPort(port());
+    return url;
+}
+
+bool Backend::start(QString *error)
+{
+    if (m_running)
+        return true;
+    d->startedAtMs = wallNowMs();
+    registerProcessMetrics(d->metrics);
+
+    d->lock = std::make_unique<QLockFile>(d->dbPath + QStringLiteral(".lock"));
+    d->lock->setStaleLockTime(0);
+    QDir().mkpath(QFileInfo(d->dbPath).absolutePath());
+    if (!d->lock->tryLock(200)) {
+        qint64 pid = 0;
+        QString host, app;
+        d->lock->getLockInfo(&pid, &host, &app);
+        *error = QStringLiteral("the database %1 is in use by another Vigil (pid %2 on %3); stop it or use --db to choose "
+                                "another file")
+                     .arg(d->dbPath)
+                     .arg(pid)
+                     .arg(host);
+        d->lock.reset();
+        return false;
+    }
+
+    d->writer = new Writer(m_config, d->metrics);
+    d->writerThread = startThread(QStringLiteral("vigil-writer"), d->writer);
+    bool opened = false;
+    QString openError;
+    QMetaObject::invokeMethod(
+        d->writer, [this, &opened, &openError] { opened = d->writer->open(d->dbPath, &openError); },
+        Qt::BlockingQueuedConnection);
+    if (!opened) {
+        *error = openError;
+        joinThread(d->writerThread);
+        d->writer = nullptr;
+        d->lock.reset();
+        return false;
+    }
+    d->writerOpen = true;
+
+    d->metrics.callbackGauge("queue_length", "Tasks waiting or in progress (ready + leased)", {},
+                             [w = d->writer] { return double(w->snapshot().depth()); });
+    for (const char *state : { "ready", "scheduled", "leased", "done", "dead" }) {
+        const QByteArray s(state);
+        d->metrics.callbackGauge("queue_tasks", "Tasks by state (scheduled = ready, waiting for a retry time)", { { "state", s } },
+                                 [w = d->writer, s] {
+                                     const QueueSnapshot q = w->snapshot();
+                                     if (s == "ready")
+                                         return double(q.ready - q.scheduled);
+                                     if (s == "scheduled")
+                                         return double(q.scheduled);
+                                     if (s == "leased")
+                                         return double(q.leased);
+                                     if (s == "done")
+                                         return double(q.done);
+                                     return double(q.dead);
+                                 });
+    }
+    d->metrics.callbackGauge("queue_oldest_age_seconds", "Age of the oldest task that is ready to run", {},
+                             [w = d->writer] { return w->snapshot().oldestReadyAgeSeconds; });
+
+    d->remediator = std::make_unique<SimulatedRemediator>(m_config.remediator, quint64(steadyNowNs()));
+    for (int i = 0; i < std::max(1, m_config.workers); ++i) {
+        auto *worker = new Worker(m_config.nodeId + QStringLiteral("/w%1").arg(i), m_config, *d->writer, *d->remediator);
+        d->workerThreads.push_back(startThread(QStringLiteral("vigil-worker-%1").arg(i), worker));
+        d->workers.push_back(worker);
+        connect(d->writer, &Writer::tasksAvailable, worker, &Worker::wake);
+        QMetaObject::invokeMethod(worker, &Worker::start, Qt::QueuedConnection);
+    }
+
+    registerIngestRoutes(d->router, *d->writer, d->metrics, m_config);
+    *d->workersRunning = true;
+    registerSystemRoutes(d->router, SystemContext { *d->writer, d->series, d->metrics, d->startedAtMs,
+                                                    [flag = d->workersRunning] { return flag->load(); } });
+    registerSimulatorRoutes(d->router, *d->simulator);
+
+    d->http = std::make_unique<HttpServer>(d->router, d->metrics, m_config);
+    QString listenError;
+    if (!d->http->listen(m_config.host, m_config.port, &listenError)) {
+        *error = listenError;
+        m_running = true; // let stop() unwind everything started so far
+        stop();
+        return false;
+    }
+    d->simulator->setDefaultTarget(baseUrl());
+
+    d->sampler = new Sampler(d->series, d->metrics, *d->writer, *d->simulator);
+    d->samplerThread = startThread(QStringLiteral("vigil-sampler"), d->sampler);
+    QMetaObject::invokeMethod(d->sampler, &Sampler::start, Qt::QueuedConnection);
+
+    m_running = true;
+    logging::info("server_started", { { QStringLiteral("url"), baseUrl().toString() },
+                                      { QStringLiteral("database"), d->dbPath },
+                                      { QStringLiteral("workers"), m_config.workers },
+                                      { QStringLiteral("node"), m_config.nodeId },
+                                      { QStringLiteral("fault_injection"), m_config.faultInjection } });
+    return true;
+}
+
+void Backend::stop()
+{
+    if (!m_running)
+        return;
+    m_running = false;
+    // 1. Stop accepting new connections and stop generating load.
+    if (d->http)
+        d->http->stopAccepting();
+    d->simulator->shutdown(3000);
+    // 2. Answer what was accepted: the writer is still running, so waiting 202s get committed.
+    if (d->http)
+        d->http->drain(5000);
+    *d->workersRunning = false;
+    // 3. Workers stop claiming and finish what they hold (bounded by the remediator timeout).
+    QSemaphore drained;
+    for (Worker *w : d->workers)
+        QMetaObject::invokeMethod(w, [w, &drained] { w->drain([&drained] { drained.release(); }); }, Qt::QueuedConnection);
+    if (!drained.tryAcquire(int(d->workers.size()), m_config.remediator.timeoutMs + 2000))
+        logging::warning("workers_not_drained", { { QStringLiteral("note"), QStringLiteral("leases released instead") } });
+    for (auto &t : d->workerThreads)
+        joinThread(t);
+    d->workerThreads.clear();
+    d->workers.clear();
+    joinThread(d->samplerThread);
+    d->sampler = nullptr;
+    // 4. Flush the writer, give back any lease still held by this node, close the database.
+    if (d->writer) {
+        QMetaObject::invokeMethod(d->writer, [w = d->writer] { w->close(); }, Qt::BlockingQueuedConnection);
+        joinThread(d->writerThread);
+        d->writer = nullptr;
+    }
+    // 5. Last: the HTTP threads (every Reply::send after this point is a no-op).
+    if (d->http) {
+        d->http->shutdown();
+        d->http.reset();
+    }
+    d->remediator.reset();
+    if (d->lock) {
+        d->lock->unlock();
+        d->lock.reset();
+    }
+    logging::info("server_stopped", {});
+    emit stopped();
+}
+
+} // namespace vigil

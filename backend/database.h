@@ -1,1 +1,24 @@
 #pragma once
+
+#include "config.h"
+
+#include <QSqlDatabase>
+#include <QString>
+
+namespace vigil {
+
+// Opening connections and running the versioned migrations in resources/migrations.
+// A connection belongs to the thread that opened it (Qt 6.4 has no QSqlDatabase::moveToThread).
+namespace database {
+
+// Opens (creating if needed) the SQLite file with WAL, busy_timeout and the durability's synchronous mode.
+// The connection is registered under `connectionName` in the calling thread.
+bool openSqlite(const QString &path, const QString &connectionName, Durability durability, QString *error);
+// Brings the schema to the newest version; each migration in its own transaction. Returns false with a message.
+bool migrate(QSqlDatabase &db, QString *error);
+int schemaVersion(QSqlDatabase &db);
+// Removes the named connection (all queries on it must be gone).
+void close(const QString &connectionName);
+
+} // namespace database
+} // namespace vigil

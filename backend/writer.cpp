@@ -1,1 +1,834 @@
-// placeholder
+#include "writer.h"
+
+#include "database.h"
+#include "logger.h"
+#include "metrics.h"
+#include "prng.h"
+#include "retry.h"
+#include "util.h"
+
+#include <QCryptographicHash>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QSqlError>
+#include <QSqlQuery>
+#include <QThread>
+
+namespace vigil {
+
+namespace {
+QString compactJson(const QJsonObject &o)
+{
+    return QString::fromUtf8(QJsonDocument(o).toJson(QJsonDocument::Compact));
+}
+
+int g_writerIds = 0;
+} // namespace
+
+// Hot statements, prepared once per connection (Qt re-binds them by position).
+struct Writer::Statements
+{
+    explicit Statements(const QSqlDatabase &db)
+        : insertEvent(db), findKey(db), insertTask(db), claim(db), loadEvent(db), loadAction(db), finishEvent(db)
+    {
+    }
+    QSqlQuery insertEvent, findKey, insertTask, claim, loadEvent, loadAction, finishEvent;
+
+    bool prepare(QString *error)
+    {
+        const std::pair<QSqlQuery *, const char *> all[] = {
+            { &insertEvent,
+              "INSERT INTO events (idempotency_key, metric_name, value, source, labels, ts, received_at) "
+              "VALUES (?,?,?,?,?,?,?) ON CONFLICT (idempotency_key) DO NOTHING" },
+            { &findKey, "SELECT id FROM events WHERE idempotency_key = ?" },
+            { &insertTask,
+              "INSERT INTO tasks (kind, ref_id, status, attempts, max_attempts, run_at, created_at) "
+              "VALUES (?, ?, 'ready', 0, ?, ?, ?)" },
+            { &claim,
+              "UPDATE tasks SET status='leased', attempts=attempts+1, lease_until=?, leased_by=? "
+              "WHERE id IN (SELECT id FROM tasks WHERE status='ready' AND run_at <= ? "
+              "ORDER BY run_at, id LIMIT ?) RETURNING id, kind, ref_id, attempts, max_attempts" },
+            { &loadEvent, "SELECT metric_name, value, source FROM events WHERE id = ?" },
+            { &loadAction,
+              "SELECT a.type, a.idempotency_key, a.event_id, p.name, p.params FROM actions a "
+              "JOIN policies p ON p.id = a.policy_id WHERE a.id = ?" },
+            { &finishEvent,
+              "UPDATE tasks SET status='done', finished_at=?, lease_until=NULL WHERE id=? AND "
+              "status='leased' AND leased_by=? AND attempts=?" },
+        };
+        for (const auto &[query, sql] : all)
+            if (!query->prepare(QString::fromLatin1(sql))) {
+                *error = query->lastError().text() + QStringLiteral(" in: ") + QString::fromLatin1(sql);
+                return false;
+            }
+        return true;
+    }
+};
+
+Writer::Writer(const ServerConfig &config, MetricsRegistry &metrics, QObject *parent)
+    : QObject(parent)
+    , m_connection(QStringLiteral("vigil-writer-%1").arg(++g_writerIds))
+    , m_config(config)
+    , m_metrics(metrics)
+    , m_housekeeping(this)
+{
+    m_ingestTotal = &metrics.counter("ingest_total", "Events accepted (committed to the database)");
+    m_actionsTotal = &metrics.counter("actions_total", "Remediation actions triggered by policies");
+    m_retriesTotal = &metrics.counter("worker_retries_total", "Failed task attempts scheduled for a retry");
+    m_deadLetterTotal = &metrics.counter("dead_letter_total", "Tasks moved to the dead-letter list");
+    m_rescuedTotal = &metrics.counter("queue_rescued_total", "Expired leases returned to the queue by the reaper");
+    m_tasksSuccess = &metrics.counter("worker_tasks_total", "Tasks processed by workers, by result", { { "result", "success" } });
+    m_tasksFailure = &metrics.counter("worker_tasks_total", "Tasks processed by workers, by result", { { "result", "failure" } });
+    m_tasksDead = &metrics.counter("worker_tasks_total", "Tasks processed by workers, by result", { { "result", "dead_letter" } });
+    m_commitFailures = &metrics.counter("writer_commit_failures_total", "Group commits that failed and were answered 503");
+    m_jitterState = static_cast<quint64>(steadyNowNs());
+}
+
+Writer::~Writer()
+{
+    // Without close(): leases stay as they are (what a crash leaves; the next open rescues them).
+    m_stmts.reset();
+    if (QSqlDatabase::contains(m_connection))
+        database::close(m_connection);
+}
+
+QSqlDatabase Writer::db() const
+{
+    return QSqlDatabase::database(m_connection, false);
+}
+
+bool Writer::open(const QString &path, QString *error)
+{
+    if (!database::openSqlite(path, m_connection, m_config.durability, error))
+        return false;
+    QSqlDatabase conn = db();
+    m_stmts = std::make_unique<Statements>(conn);
+    if (!database::migrate(conn, error) || !seedPolicies(error) || !loadState(error) || !m_stmts->prepare(error)) {
+        m_stmts.reset();
+        database::close(m_connection);
+        return false;
+    }
+    m_open = true;
+    m_housekeeping.setInterval(1000);
+    connect(&m_housekeeping, &QTimer::timeout, this, &Writer::housekeeping);
+    m_housekeeping.start();
+    housekeeping();
+    return true;
+}
+
+bool Writer::seedPolicies(QString *error)
+{
+    QSqlDatabase conn = db();
+    QSqlQuery count(conn);
+    if (!count.exec(QStringLiteral("SELECT count(*) FROM policies")) || !count.next()) {
+        *error = count.lastError().text();
+        return false;
+    }
+    if (count.value(0).toLongLong() > 0)
+        return true;
+    const qint64 now = wallNowMs();
+    QSqlQuery q(conn);
+    q.prepare(QStringLiteral("INSERT INTO policies (name, metric_name, op, threshold, for_count, cooldown_s, action, params, "
+                             "enabled, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)"));
+    for (const Policy &p : defaultPolicies()) {
+        q.addBindValue(p.name);
+        q.addBindValue(p.metricName);
+        q.addBindValue(compareOpText(p.op));
+        q.addBindValue(p.threshold);
+        q.addBindValue(p.forCount);
+        q.addBindValue(p.cooldownSeconds);
+        q.addBindValue(p.action);
+        q.addBindValue(compactJson(p.params));
+        q.addBindValue(p.enabled ? 1 : 0);
+        q.addBindValue(now);
+        q.addBindValue(now);
+        if (!q.exec()) {
+            *error = q.lastError().text();
+            return false;
+        }
+    }
+    return true;
+}
+
+bool Writer::loadState(QString *error)
+{
+    QSqlDatabase conn = db();
+    QSqlQuery q(conn);
+    // A single instance owns a SQLite file (lock file), so every lease left in it belongs to a
+    // process that died: give the work back now instead of waiting for the leases to expire.
+    if (!q.exec(QStringLiteral("UPDATE tasks SET status = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'ready' END, "
+                               "lease_until = NULL, leased_by = NULL, run_at = CASE WHEN run_at > %1 THEN %1 ELSE run_at END "
+                               "WHERE status = 'leased'")
+                    .arg(wallNowMs()))) {
+        *error = q.lastError().text();
+        return false;
+    }
+    const int rescued = q.numRowsAffected();
+    if (rescued > 0) {
+        m_rescuedTotal->inc(static_cast<quint64>(rescued));
+        logging::warning("leases_recovered", { { QStringLiteral("tasks"), rescued } });
+    }
+    QueueSnapshot s;
+    if (!q.exec(QStringLiteral("SELECT status, count(*) FROM tasks GROUP BY status"))) {
+        *error = q.lastError().text();
+        return false;
+    }
+    while (q.next()) {
+        const QString st = q.value(0).toString();
+        const qint64 n = q.value(1).toLongLong();
+        if (st == QLatin1String("ready"))
+            s.ready = n;
+        else if (st == QLatin1String("leased"))
+            s.leased = n;
+        else if (st == QLatin1String("done"))
+            s.done = n;
+        else if (st == QLatin1String("dead"))
+            s.dead = n;
+    }
+    auto scalar = [&](const QString &sql) -> qint64 {
+        QSqlQuery one(conn);
+        return one.exec(sql) && one.next() ? one.value(0).toLongLong() : 0;
+    };
+    s.enqueued = scalar(QStringLiteral("SELECT count(*) FROM tasks"));
+    s.completed = s.done;
+    s.deadLettered = s.dead;
+    s.events = scalar(QStringLiteral("SELECT count(*) FROM events"));
+    s.actions = scalar(QStringLiteral("SELECT count(*) FROM actions"));
+    s.failedAttempts = scalar(QStringLiteral("SELECT count(*) FROM action_attempts WHERE outcome <> 'success'"));
+    s.rescued = rescued;
+    m_work = s;
+
+    QList<Policy> policies;
+    if (!q.exec(QStringLiteral("SELECT id, name, metric_name, op, threshold, for_count, cooldown_s, action, params, enabled "
+                               "FROM policies ORDER BY id"))) {
+        *error = q.lastError().text();
+        return false;
+    }
+    while (q.next()) {
+        Policy p;
+        p.id = q.value(0).toLongLong();
+        p.name = q.value(1).toString();
+        p.metricName = q.value(2).toString();
+        parseCompareOp(q.value(3).toString(), &p.op);
+        p.threshold = q.value(4).toDouble();
+        p.forCount = q.value(5).toInt();
+        p.cooldownSeconds = q.value(6).toInt();
+        p.action = q.value(7).toString();
+        p.params = QJsonDocument::fromJson(q.value(8).toString().toUtf8()).object();
+        p.enabled = q.value(9).toInt() != 0;
+        policies.append(p);
+    }
+    if (!q.exec(QStringLiteral("SELECT policy_id, source, streak, last_fired_at FROM policy_state"))) {
+        *error = q.lastError().text();
+        return false;
+    }
+    while (q.next())
+        m_policyState.insert({ q.value(0).toLongLong(), q.value(1).toString() },
+                             PolicyState { q.value(2).toInt(), q.value(3).toLongLong() });
+    if (!q.exec(QStringLiteral("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"))) {
+        *error = q.lastError().text();
+        return false;
+    }
+    if (q.next()) {
+        m_auditSeq = q.value(0).toLongLong();
+        m_auditHead = q.value(1).toString().toLatin1();
+    }
+    {
+        QMutexLocker lock(&m_stateMutex);
+        m_policies = std::make_shared<const QList<Policy>>(policies);
+    }
+    publish();
+    return true;
+}
+
+void Writer::close()
+{
+    if (!m_open)
+        return;
+    m_housekeeping.stop();
+    flush();
+    QSqlQuery q(db());
+    q.prepare(QStringLiteral("UPDATE tasks SET status='ready', lease_until=NULL, leased_by=NULL WHERE status='leased' AND "
+                             "leased_by LIKE ?"));
+    q.addBindValue(QString(m_config.nodeId + QStringLiteral("%")));
+    q.exec();
+    q.finish();
+    QSqlQuery checkpoint(db());
+    checkpoint.exec(QStringLiteral("PRAGMA wal_checkpoint(TRUNCATE)"));
+    checkpoint.finish();
+    m_open = false;
+    m_stmts.reset();
+    database::close(m_connection);
+}
+
+void Writer::submitIngest(IngestEvent event, std::function<void(const IngestResult &)> done)
+{
+    enqueue(IngestOp { std::move(event), std::move(done), {} });
+}
+
+void Writer::submitClaim(const QString &workerId, int max, std::function<void(QList<TaskItem>)> done)
+{
+    enqueue(ClaimOp { workerId, max, std::move(done), {} });
+}
+
+void Writer::submitOutcomes(QList<TaskOutcome> outcomes, std::function<void(bool)> done)
+{
+    enqueue(OutcomeOp { std::move(outcomes), std::move(done) });
+}
+
+void Writer::submitAudit(const QString &actor, const QString &kind, const QString &subject, const QJsonObject &details)
+{
+    enqueue(AuditOp { actor, kind, subject, details });
+}
+
+void Writer::submitReleaseLeases(const QString &nodeId, std::function<void(int)> done)
+{
+    enqueue(ReleaseOp { nodeId, std::move(done), 0 });
+}
+
+void Writer::enqueue(Op op)
+{
+    bool schedule = false;
+    {
+        QMutexLocker lock(&m_pendingMutex);
+        m_pending.push_back(std::move(op));
+        if (!m_flushScheduled) {
+            m_flushScheduled = true;
+            schedule = true;
+        }
+    }
+    // Group commit: one queued flush drains everything that arrived meanwhile, so batches grow
+    // by themselves under load and stay at one row when idle (no artificial delay).
+    if (schedule)
+        QMetaObject::invokeMethod(this, &Writer::flush, Qt::QueuedConnection);
+}
+
+QueueSnapshot Writer::snapshot() const
+{
+    QMutexLocker lock(&m_stateMutex);
+    return m_state;
+}
+
+std::shared_ptr<const QList<Policy>> Writer::policies() const
+{
+    QMutexLocker lock(&m_stateMutex);
+    return m_policies;
+}
+
+bool Writer::isHealthy() const
+{
+    QMutexLocker lock(&m_stateMutex);
+    return m_open && m_healthy;
+}
+
+void Writer::publish()
+{
+    QMutexLocker lock(&m_stateMutex);
+    m_state = m_work;
+}
+
+void Writer::flush()
+{
+    std::vector<Op> ops;
+    {
+        QMutexLocker lock(&m_pendingMutex);
+        ops.swap(m_pending);
+        m_flushScheduled = false;
+    }
+    if (ops.empty())
+        return;
+    size_t start = 0;
+    while (start < ops.size()) {
+        const size_t end = std::min(ops.size(), start + static_cast<size_t>(kMaxBatch));
+        std::vector<Op> batch(std::make_move_iterator(ops.begin() + static_cast<std::ptrdiff_t>(start)),
+                              std::make_move_iterator(ops.begin() + static_cast<std::ptrdiff_t>(end)));
+        const bool ok = applyBatch(batch);
+        // Answer only now: every callback below sees a committed (or a failed, rolled back) batch.
+        for (Op &op : batch) {
+            std::visit(
+                [ok](auto &o) {
+                    using T = std::decay_t<decltype(o)>;
+                    if constexpr (std::is_same_v<T, IngestOp>) {
+                        if (!ok)
+                            o.result = IngestResult { IngestResult::Status::Failed, 0,
+                                                      QStringLiteral("the database could not commit the event") };
+                        if (o.done)
+                            o.done(o.result);
+                    } else if constexpr (std::is_same_v<T, ClaimOp>) {
+                        if (o.done)
+                            o.done(ok ? o.result : QList<TaskItem> {});
+                    } else if constexpr (std::is_same_v<T, OutcomeOp>) {
+                        if (o.done)
+                            o.done(ok);
+                    } else if constexpr (std::is_same_v<T, ReleaseOp>) {
+                        if (o.done)
+                            o.done(ok ? o.released : 0);
+                    }
+                },
+                op);
+        }
+        start = end;
+    }
+    if (m_newReadyTasks) {
+        m_newReadyTasks = false;
+        emit tasksAvailable();
+    }
+}
+
+bool Writer::sqlFail(const QString &what, const QString &error)
+{
+    logging::warning("writer_sql_error", { { QStringLiteral("what"), what }, { QStringLiteral("error"), error } });
+    return false;
+}
+
+bool Writer::applyBatch(std::vector<Op> &batch)
+{
+    QSqlDatabase conn = db();
+    if (!m_open)
+        return false;
+    const QueueSnapshot before = m_work;
+    const auto policyStateBefore = m_policyState;
+    const QByteArray auditHeadBefore = m_auditHead;
+    const qint64 auditSeqBefore = m_auditSeq;
+    const bool newReadyBefore = m_newReadyTasks;
+
+    QSqlQuery begin(conn);
+    // IMMEDIATE: take the write lock now; a deferred BEGIN that upgrades fails with "database is
+    // locked" regardless of busy_timeout (qt-6.4-notes §2.2).
+    if (!begin.exec(QStringLiteral("BEGIN IMMEDIATE"))) {
+        m_commitFailures->inc();
+        return sqlFail(QStringLiteral("begin"), begin.lastError().text());
+    }
+    bool ok = true;
+    qint64 accepted = 0;
+    qint64 actionsCreated = 0;
+    const qint64 actionsBefore = m_work.actions;
+    for (Op &op : batch) {
+        ok = std::visit([this](auto &o) { return apply(o); }, op);
+        if (!ok)
+            break;
+    }
+    if (ok && m_failNextCommit) {
+        m_failNextCommit = false;
+        ok = sqlFail(QStringLiteral("commit"), QStringLiteral("commit failure injected for testing"));
+    }
+    if (ok && !conn.commit())
+        ok = sqlFail(QStringLiteral("commit"), conn.lastError().text());
+    if (!ok) {
+        conn.rollback();
+        m_work = before;
+        m_policyState = policyStateBefore;
+        m_auditHead = auditHeadBefore;
+        m_auditSeq = auditSeqBefore;
+        m_newReadyTasks = newReadyBefore;
+        m_commitFailures->inc();
+        {
+            QMutexLocker lock(&m_stateMutex);
+            m_healthy = false;
+        }
+        return false;
+    }
+    for (const Op &op : batch)
+        if (const auto *in = std::get_if<IngestOp>(&op); in && in->result.status == IngestResult::Status::Created)
+            ++accepted;
+    actionsCreated = m_work.actions - actionsBefore;
+    m_ingestTotal->inc(static_cast<quint64>(accepted));
+    m_actionsTotal->inc(static_cast<quint64>(actionsCreated));
+    {
+        QMutexLocker lock(&m_stateMutex);
+        m_healthy = true;
+    }
+    publish();
+    return true;
+}
+
+bool Writer::apply(IngestOp &op)
+{
+    const IngestEvent &e = op.event;
+    const qint64 now = wallNowMs();
+    QSqlQuery &ins = m_stmts->insertEvent;
+    ins.addBindValue(e.idempotencyKey.isEmpty() ? QVariant(QMetaType(QMetaType::QString)) : QVariant(e.idempotencyKey));
+    ins.addBindValue(e.metricName);
+    ins.addBindValue(e.value);
+    ins.addBindValue(e.source.isEmpty() ? QVariant(QMetaType(QMetaType::QString)) : QVariant(e.source));
+    ins.addBindValue(e.labels.isEmpty() ? QVariant(QMetaType(QMetaType::QString)) : QVariant(compactJson(e.labels)));
+    ins.addBindValue(e.timestampMs);
+    ins.addBindValue(now);
+    if (!ins.exec())
+        return sqlFail(QStringLiteral("insert event"), ins.lastError().text());
+    if (ins.numRowsAffected() == 0) {
+        // Same key as an earlier event (maybe earlier in this very batch): answer with its id.
+        QSqlQuery &find = m_stmts->findKey;
+        find.addBindValue(e.idempotencyKey);
+        if (!find.exec() || !find.next())
+            return sqlFail(QStringLiteral("find idempotency key"), find.lastError().text());
+        op.result = IngestResult { IngestResult::Status::Duplicate, find.value(0).toLongLong(), {} };
+        find.finish();
+        return true;
+    }
+    const qint64 eventId = ins.lastInsertId().toLongLong();
+    QSqlQuery &task = m_stmts->insertTask;
+    task.addBindValue(QStringLiteral("event"));
+    task.addBindValue(eventId);
+    task.addBindValue(m_config.retry.maxAttempts);
+    task.addBindValue(now);
+    task.addBindValue(now);
+    if (!task.exec())
+        return sqlFail(QStringLiteral("insert task"), task.lastError().text());
+    op.result = IngestResult { IngestResult::Status::Created, eventId, {} };
+    ++m_work.ready;
+    ++m_work.enqueued;
+    ++m_work.events;
+    m_newReadyTasks = true;
+    return true;
+}
+
+bool Writer::apply(ClaimOp &op)
+{
+    if (m_work.paused || op.max <= 0)
+        return true;
+    const qint64 now = wallNowMs();
+    QSqlQuery &claim = m_stmts->claim;
+    claim.addBindValue(now + m_config.leaseSeconds * 1000LL);
+    claim.addBindValue(op.workerId);
+    claim.addBindValue(now);
+    claim.addBindValue(op.max);
+    if (!claim.exec())
+        return sqlFail(QStringLiteral("claim"), claim.lastError().text());
+    while (claim.next()) {
+        TaskItem t;
+        t.taskId = claim.value(0).toLongLong();
+        t.kind = claim.value(1).toString();
+        t.refId = claim.value(2).toLongLong();
+        t.attempts = claim.value(3).toInt();
+        t.maxAttempts = claim.value(4).toInt();
+        op.result.append(t);
+    }
+    claim.finish(); // RETURNING keeps the statement active until finished (qt-6.4-notes §2.2)
+    if (op.result.isEmpty())
+        return true;
+    m_work.ready -= op.result.size();
+    m_work.leased += op.result.size();
+
+    QSqlQuery &ev = m_stmts->loadEvent;
+    QSqlQuery &act = m_stmts->loadAction;
+    for (TaskItem &t : op.result) {
+        if (t.kind == QLatin1String("event")) {
+            ev.addBindValue(t.refId);
+            if (!ev.exec())
+                return sqlFail(QStringLiteral("load event"), ev.lastError().text());
+            if (ev.next()) {
+                t.eventId = t.refId;
+                t.metricName = ev.value(0).toString();
+                t.value = ev.value(1).toDouble();
+                t.source = ev.value(2).toString();
+            }
+            ev.finish();
+        } else {
+            act.addBindValue(t.refId);
+            if (!act.exec())
+                return sqlFail(QStringLiteral("load action"), act.lastError().text());
+            if (act.next()) {
+                t.actionType = act.value(0).toString();
+                t.actionKey = act.value(1).toString();
+                t.eventId = act.value(2).toLongLong();
+                t.policyName = act.value(3).toString();
+                t.params = QJsonDocument::fromJson(act.value(4).toString().toUtf8()).object();
+            }
+            act.finish();
+        }
+    }
+    return true;
+}
+
+bool Writer::apply(OutcomeOp &op)
+{
+    const qint64 now = wallNowMs();
+    for (const TaskOutcome &o : op.outcomes) {
+        const bool ok = o.kind == QLatin1String("event") ? applyEventOutcome(o, now) : applyActionOutcome(o, now);
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+bool Writer::applyEventOutcome(const TaskOutcome &o, qint64 now)
+{
+    QSqlDatabase conn = db();
+    // Only the lease holder of this very attempt may finish the task: an outcome that arrives
+    // after its lease was reaped (and the task handed to someone else) changes nothing.
+    QSqlQuery &done = m_stmts->finishEvent;
+    done.addBindValue(now);
+    done.addBindValue(o.taskId);
+    done.addBindValue(o.workerId);
+    done.addBindValue(o.attempts);
+    if (!done.exec())
+        return sqlFail(QStringLiteral("finish event task"), done.lastError().text());
+    if (done.numRowsAffected() == 0)
+        return true; // stale
+    --m_work.leased;
+    ++m_work.done;
+    ++m_work.completed;
+    m_tasksSuccess->inc();
+
+    const std::shared_ptr<const QList<Policy>> policies = m_policies;
+    for (const Policy &p : *policies) {
+        if (!p.enabled || p.metricName != o.metricName)
+            continue;
+        const bool breached = o.breached.contains(p.id);
+        PolicyState &state = m_policyState[{ p.id, o.source }];
+        const PolicyState old = state;
+        const bool fire = advance(p, state, breached, now);
+        if (state.streak != old.streak || state.lastFiredMs != old.lastFiredMs) {
+            QSqlQuery st(conn);
+            st.prepare(QStringLiteral("INSERT INTO policy_state (policy_id, source, streak, last_fired_at) VALUES (?,?,?,?) "
+                                      "ON CONFLICT (policy_id, source) DO UPDATE SET streak=excluded.streak, "
+                                      "last_fired_at=excluded.last_fired_at"));
+            st.addBindValue(p.id);
+            st.addBindValue(o.source);
+            st.addBindValue(state.streak);
+            st.addBindValue(state.lastFiredMs);
+            if (!st.exec())
+                return sqlFail(QStringLiteral("policy state"), st.lastError().text());
+        }
+        if (!fire)
+            continue;
+        const QString key = QStringLiteral("action-%1-%2").arg(o.eventId).arg(p.id);
+        QSqlQuery ins(conn);
+        ins.prepare(QStringLiteral("INSERT INTO actions (event_id, policy_id, type, idempotency_key, status, attempts, "
+                                   "created_at, updated_at) VALUES (?,?,?,?,'pending',0,?,?) ON CONFLICT DO NOTHING"));
+        ins.addBindValue(o.eventId);
+        ins.addBindValue(p.id);
+        ins.addBindValue(p.action);
+        ins.addBindValue(key);
+        ins.addBindValue(now);
+        ins.addBindValue(now);
+        if (!ins.exec())
+            return sqlFail(QStringLiteral("insert action"), ins.lastError().text());
+        if (ins.numRowsAffected() == 0)
+            continue; // unique per event × policy
+        const qint64 actionId = ins.lastInsertId().toLongLong();
+        QSqlQuery task(conn);
+        task.prepare(QStringLiteral("INSERT INTO tasks (kind, ref_id, status, attempts, max_attempts, run_at, created_at) "
+                                    "VALUES ('action', ?, 'ready', 0, ?, ?, ?)"));
+        task.addBindValue(actionId);
+        task.addBindValue(m_config.retry.maxAttempts);
+        task.addBindValue(now);
+        task.addBindValue(now);
+        if (!task.exec())
+            return sqlFail(QStringLiteral("insert action task"), task.lastError().text());
+        ++m_work.ready;
+        ++m_work.enqueued;
+        ++m_work.actions;
+        m_newReadyTasks = true;
+        if (!appendAudit(QStringLiteral("policy:") + p.name, QStringLiteral("action_triggered"),
+                         QStringLiteral("action/%1").arg(actionId),
+                         { { QStringLiteral("action"), p.action },
+                           { QStringLiteral("event_id"), o.eventId },
+                           { QStringLiteral("policy_id"), p.id },
+                           { QStringLiteral("source"), o.source },
+                           { QStringLiteral("idempotency_key"), key } }))
+            return false;
+    }
+    return true;
+}
+
+bool Writer::applyActionOutcome(const TaskOutcome &o, qint64 now)
+{
+    QSqlDatabase conn = db();
+    const bool dead = !o.success && exhausted(m_config.retry, o.attempts);
+    QString newStatus = o.success ? QStringLiteral("done") : dead ? QStringLiteral("dead") : QStringLiteral("ready");
+    qint64 runAt = now;
+    if (!o.success && !dead) {
+        const double u = Prng::hashUniform(m_jitterState, static_cast<quint64>(o.taskId * 31 + o.attempts));
+        runAt = now + static_cast<qint64>(retryDelaySeconds(m_config.retry, o.attempts, u) * 1000.0);
+    }
+    QSqlQuery task(conn);
+    task.prepare(QStringLiteral("UPDATE tasks SET status=?, run_at=?, lease_until=NULL, leased_by=NULL, last_error=?, "
+                                "finished_at=? WHERE id=? AND status='leased' AND leased_by=? AND attempts=?"));
+    task.addBindValue(newStatus);
+    task.addBindValue(runAt);
+    task.addBindValue(o.success ? QVariant(QMetaType(QMetaType::QString)) : QVariant(o.error));
+    task.addBindValue(newStatus == QLatin1String("ready") ? QVariant(QMetaType(QMetaType::LongLong)) : QVariant(now));
+    task.addBindValue(o.taskId);
+    task.addBindValue(o.workerId);
+    task.addBindValue(o.attempts);
+    if (!task.exec())
+        return sqlFail(QStringLiteral("finish action task"), task.lastError().text());
+    if (task.numRowsAffected() == 0)
+        return true; // stale outcome: the lease was lost meanwhile
+    --m_work.leased;
+    const QString actionStatus = o.success ? QStringLiteral("succeeded") : dead ? QStringLiteral("dead") : QStringLiteral("retrying");
+    QSqlQuery act(conn);
+    act.prepare(QStringLiteral("UPDATE actions SET status=?, attempts=?, result=?, updated_at=?, finished_at=? WHERE id=?"));
+    act.addBindValue(actionStatus);
+    act.addBindValue(o.attempts);
+    act.addBindValue(o.success ? QStringLiteral("ok") : o.error);
+    act.addBindValue(now);
+    act.addBindValue(actionStatus == QLatin1String("retrying") ? QVariant(QMetaType(QMetaType::LongLong)) : QVariant(now));
+    act.addBindValue(o.actionId);
+    if (!act.exec())
+        return sqlFail(QStringLiteral("update action"), act.lastError().text());
+    QSqlQuery attempt(conn);
+    attempt.prepare(QStringLiteral("INSERT INTO action_attempts (action_id, attempt, outcome, error, duration_ms, finished_at, "
+                                   "node) VALUES (?,?,?,?,?,?,?) ON CONFLICT DO NOTHING"));
+    attempt.addBindValue(o.actionId);
+    attempt.addBindValue(o.attempts);
+    attempt.addBindValue(o.success ? QStringLiteral("success") : QStringLiteral("failure"));
+    attempt.addBindValue(o.success ? QVariant(QMetaType(QMetaType::QString)) : QVariant(o.error));
+    attempt.addBindValue(o.durationMs);
+    attempt.addBindValue(now);
+    attempt.addBindValue(o.workerId);
+    if (!attempt.exec())
+        return sqlFail(QStringLiteral("insert attempt"), attempt.lastError().text());
+
+    QJsonObject details { { QStringLiteral("attempt"), o.attempts },
+                          { QStringLiteral("duration_ms"), o.durationMs },
+                          { QStringLiteral("worker"), o.workerId } };
+    QString kind;
+    if (o.success) {
+        ++m_work.done;
+        ++m_work.completed;
+        m_tasksSuccess->inc();
+        kind = QStringLiteral("action_succeeded");
+    } else if (dead) {
+        ++m_work.dead;
+        ++m_work.deadLettered;
+        ++m_work.failedAttempts;
+        m_tasksDead->inc();
+        m_deadLetterTotal->inc();
+        kind = QStringLiteral("action_dead_lettered");
+        details.insert(QStringLiteral("error"), o.error);
+    } else {
+        ++m_work.ready;
+        ++m_work.retried;
+        ++m_work.failedAttempts;
+        m_tasksFailure->inc();
+        m_retriesTotal->inc();
+        kind = QStringLiteral("action_failed");
+        details.insert(QStringLiteral("error"), o.error);
+        details.insert(QStringLiteral("retry_at"), isoUtc(runAt, true));
+    }
+    return appendAudit(QStringLiteral("worker:") + o.workerId, kind, QStringLiteral("action/%1").arg(o.actionId), details);
+}
+
+bool Writer::apply(AuditOp &op)
+{
+    return appendAudit(op.actor, op.kind, op.subject, op.details);
+}
+
+bool Writer::apply(ReleaseOp &op)
+{
+    QSqlQuery q(db());
+    q.prepare(QStringLiteral("UPDATE tasks SET status='ready', lease_until=NULL, leased_by=NULL WHERE status='leased' AND "
+                             "leased_by LIKE ?"));
+    q.addBindValue(QString(op.nodeId + QStringLiteral("%")));
+    if (!q.exec())
+        return sqlFail(QStringLiteral("release leases"), q.lastError().text());
+    op.released = q.numRowsAffected();
+    m_work.leased -= op.released;
+    m_work.ready += op.released;
+    if (op.released > 0)
+        m_newReadyTasks = true;
+    return true;
+}
+
+bool Writer::appendAudit(const QString &actor, const QString &kind, const QString &subject, const QJsonObject &details)
+{
+    // Hash chain: each entry's hash covers the previous hash and a canonical form of the entry
+    // (QJsonObject keeps keys sorted, so the compact JSON is canonical).
+    const qint64 seq = m_auditSeq + 1;
+    const qint64 ts = wallNowMs();
+    const QString detailsJson = compactJson(details);
+    const QJsonObject canonical { { QStringLiteral("seq"), seq },         { QStringLiteral("ts"), ts },
+                                  { QStringLiteral("actor"), actor },     { QStringLiteral("kind"), kind },
+                                  { QStringLiteral("subject"), subject }, { QStringLiteral("details"), details } };
+    QCryptographicHash h(QCryptographicHash::Sha256);
+    h.addData(m_auditHead);
+    h.addData(QByteArrayView("\n"));
+    h.addData(QJsonDocument(canonical).toJson(QJsonDocument::Compact));
+    const QByteArray hash = h.result().toHex();
+    QSqlQuery q(db());
+    q.prepare(QStringLiteral("INSERT INTO audit_log (seq, ts, actor, kind, subject, details, prev_hash, hash) VALUES "
+                             "(?,?,?,?,?,?,?,?)"));
+    q.addBindValue(seq);
+    q.addBindValue(ts);
+    q.addBindValue(actor);
+    q.addBindValue(kind);
+    q.addBindValue(subject);
+    q.addBindValue(detailsJson);
+    q.addBindValue(QString::fromLatin1(m_auditHead));
+    q.addBindValue(QString::fromLatin1(hash));
+    if (!q.exec())
+        return sqlFail(QStringLiteral("audit"), q.lastError().text());
+    m_auditSeq = seq;
+    m_auditHead = hash;
+    return true;
+}
+
+void Writer::housekeeping()
+{
+    if (!m_open)
+        return;
+    flush();
+    QSqlDatabase conn = db();
+    const qint64 now = wallNowMs();
+    // Reaper: leases that expired go back to ready (a rescue), or to the dead letters when the
+    // task has used up its attempts (a task that keeps killing its worker must not loop forever).
+    QSqlQuery begin(conn);
+    if (begin.exec(QStringLiteral("BEGIN IMMEDIATE"))) {
+        QSqlQuery dead(conn);
+        dead.prepare(QStringLiteral("UPDATE tasks SET status='dead', lease_until=NULL, leased_by=NULL, finished_at=?, "
+                                    "last_error='lease expired on the last attempt' WHERE status='leased' AND lease_until < ? "
+                                    "AND attempts >= max_attempts"));
+        dead.addBindValue(now);
+        dead.addBindValue(now);
+        QSqlQuery ready(conn);
+        ready.prepare(QStringLiteral("UPDATE tasks SET status='ready', lease_until=NULL, leased_by=NULL, "
+                                     "last_error='lease expired' WHERE status='leased' AND lease_until < ?"));
+        ready.addBindValue(now);
+        // numRowsAffected() is sqlite3_changes() of the connection: read it right after each exec.
+        int nDead = 0, nReady = 0;
+        const bool ok = dead.exec() && ((nDead = dead.numRowsAffected()), ready.exec())
+            && ((nReady = ready.numRowsAffected()), conn.commit());
+        if (ok) {
+            if (nDead + nReady > 0) {
+                m_work.leased -= nDead + nReady;
+                m_work.dead += nDead;
+                m_work.deadLettered += nDead;
+                m_work.ready += nReady;
+                m_work.rescued += nReady;
+                m_rescuedTotal->inc(static_cast<quint64>(nReady));
+                m_deadLetterTotal->inc(static_cast<quint64>(nDead));
+                m_newReadyTasks = nReady > 0;
+                logging::warning("leases_expired", { { QStringLiteral("rescued"), nReady }, { QStringLiteral("dead"), nDead } });
+            }
+        } else {
+            conn.rollback();
+        }
+    }
+    QSqlQuery stats(conn);
+    stats.prepare(QStringLiteral("SELECT min(run_at) FROM tasks WHERE status='ready' AND run_at <= ?"));
+    stats.addBindValue(now);
+    if (stats.exec() && stats.next())
+        m_work.oldestReadyAgeSeconds = stats.value(0).isNull() ? 0.0 : double(now - stats.value(0).toLongLong()) / 1000.0;
+    stats.finish();
+    QSqlQuery scheduled(conn);
+    scheduled.prepare(QStringLiteral("SELECT count(*) FROM tasks WHERE status='ready' AND run_at > ?"));
+    scheduled.addBindValue(now);
+    if (scheduled.exec() && scheduled.next()) {
+        const qint64 n = scheduled.value(0).toLongLong();
+        // Retries that came due since the last tick: wake idle workers.
+        if (n < m_work.scheduled)
+            m_newReadyTasks = true;
+        m_work.scheduled = n;
+    }
+    scheduled.finish();
+    publish();
+    if (m_newReadyTasks) {
+        m_newReadyTasks = false;
+        emit tasksAvailable();
+    }
+}
+
+} // namespace vigil

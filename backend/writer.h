@@ -1,1 +1,213 @@
 #pragma once
+
+#include "config.h"
+#include "policy.h"
+#include "validation.h"
+
+#include <QHash>
+#include <QJsonObject>
+#include <QMutex>
+#include <QObject>
+#include <QSqlDatabase>
+#include <QTimer>
+
+#include <functional>
+#include <memory>
+#include <variant>
+#include <vector>
+
+namespace vigil {
+
+class MetricsRegistry;
+class Counter;
+
+// A claimed task with what its worker needs to process it.
+struct TaskItem
+{
+    qint64 taskId = 0;
+    QString kind; // "event" or "action"
+    qint64 refId = 0; // event id or action id
+    int attempts = 0; // including this one
+    int maxAttempts = 0;
+    // kind == "event"
+    QString metricName;
+    double value = 0;
+    QString source;
+    // kind == "action"
+    QString actionType;
+    QString actionKey; // idempotency key handed to the remediator
+    QString policyName;
+    QJsonObject params;
+    qint64 eventId = 0;
+};
+
+// What a worker reports back for one task.
+struct TaskOutcome
+{
+    qint64 taskId = 0;
+    QString kind;
+    int attempts = 0; // the attempt number this outcome belongs to (stale outcomes are ignored)
+    QString workerId;
+    // event: ids of the policies the event breached (evaluated by the worker)
+    QString metricName;
+    QString source;
+    qint64 eventId = 0;
+    QList<qint64> breached;
+    // action
+    qint64 actionId = 0;
+    bool success = true;
+    QString error;
+    double durationMs = 0;
+};
+
+struct IngestResult
+{
+    enum class Status { Created, Duplicate, Failed };
+    Status status = Status::Failed;
+    qint64 id = 0;
+    QString error;
+};
+
+struct QueueSnapshot
+{
+    qint64 ready = 0; // includes scheduled retries
+    qint64 scheduled = 0; // ready but run_at in the future (retry backoff)
+    qint64 leased = 0;
+    qint64 done = 0;
+    qint64 dead = 0;
+    double oldestReadyAgeSeconds = 0;
+    bool paused = false;
+    qint64 enqueued = 0; // totals since the database was created
+    qint64 completed = 0;
+    qint64 failedAttempts = 0;
+    qint64 retried = 0;
+    qint64 deadLettered = 0;
+    qint64 rescued = 0;
+    qint64 actions = 0;
+    qint64 events = 0;
+    qint64 depth() const { return ready + leased; }
+};
+
+// Owns the only write connection to the SQLite database and serialises every write through
+// group commits: ingest inserts, claims, outcomes and audit appends are queued by any thread
+// and applied in order, up to kMaxBatch per transaction (BEGIN IMMEDIATE). Callbacks run on
+// the writer thread only after the commit, so "acked" means durable; a failed commit fails
+// every operation of the batch (ingest answers 503, nothing half-acknowledged).
+class Writer final : public QObject
+{
+    Q_OBJECT
+    Q_DISABLE_COPY_MOVE(Writer)
+public:
+    static constexpr int kMaxBatch = 512;
+
+    Writer(const ServerConfig &config, MetricsRegistry &metrics, QObject *parent = nullptr);
+    ~Writer() override;
+
+    // Writer thread only (Backend invokes them there).
+    bool open(const QString &path, QString *error);
+    void close(); // applies what is pending, releases this node's leases, closes the connection
+
+    // Thread-safe: callable from any thread. Callbacks run on the writer thread.
+    void submitIngest(IngestEvent event, std::function<void(const IngestResult &)> done);
+    void submitClaim(const QString &workerId, int max, std::function<void(QList<TaskItem>)> done);
+    void submitOutcomes(QList<TaskOutcome> outcomes, std::function<void(bool ok)> done = {});
+    void submitAudit(const QString &actor, const QString &kind, const QString &subject, const QJsonObject &details);
+    // Returns every task leased by `nodeId` to ready (shutdown with work left in flight).
+    void submitReleaseLeases(const QString &nodeId, std::function<void(int released)> done = {});
+
+    QueueSnapshot snapshot() const;
+    std::shared_ptr<const QList<Policy>> policies() const;
+    bool isHealthy() const;
+
+    // For tests: make the next commit fail as if the disk were full.
+    void failNextCommitForTesting() { m_failNextCommit = true; }
+
+signals:
+    void tasksAvailable(); // new ready tasks were committed (ingest, retry due, rescue)
+
+private:
+    struct IngestOp
+    {
+        IngestEvent event;
+        std::function<void(const IngestResult &)> done;
+        IngestResult result;
+    };
+    struct ClaimOp
+    {
+        QString workerId;
+        int max;
+        std::function<void(QList<TaskItem>)> done;
+        QList<TaskItem> result;
+    };
+    struct OutcomeOp
+    {
+        QList<TaskOutcome> outcomes;
+        std::function<void(bool)> done;
+    };
+    struct AuditOp
+    {
+        QString actor, kind, subject;
+        QJsonObject details;
+    };
+    struct ReleaseOp
+    {
+        QString nodeId;
+        std::function<void(int)> done;
+        int released = 0;
+    };
+    using Op = std::variant<IngestOp, ClaimOp, OutcomeOp, AuditOp, ReleaseOp>;
+
+    void enqueue(Op op);
+    void flush();
+    bool applyBatch(std::vector<Op> &batch);
+    bool apply(IngestOp &op);
+    bool apply(ClaimOp &op);
+    bool apply(OutcomeOp &op);
+    bool apply(AuditOp &op);
+    bool apply(ReleaseOp &op);
+    bool applyEventOutcome(const TaskOutcome &o, qint64 now);
+    bool applyActionOutcome(const TaskOutcome &o, qint64 now);
+    bool appendAudit(const QString &actor, const QString &kind, const QString &subject, const QJsonObject &details);
+    bool loadState(QString *error);
+    bool seedPolicies(QString *error);
+    void housekeeping(); // 1 Hz: reap expired leases, refresh scheduled/oldest, wake workers for due retries
+    void publish();
+    bool sqlFail(const QString &what, const QString &error);
+
+    struct Statements;
+    std::unique_ptr<Statements> m_stmts;
+    QString m_connection;
+    QSqlDatabase db() const;
+    ServerConfig m_config;
+    MetricsRegistry &m_metrics;
+    Counter *m_ingestTotal = nullptr;
+    Counter *m_actionsTotal = nullptr;
+    Counter *m_retriesTotal = nullptr;
+    Counter *m_deadLetterTotal = nullptr;
+    Counter *m_rescuedTotal = nullptr;
+    Counter *m_tasksSuccess = nullptr;
+    Counter *m_tasksFailure = nullptr;
+    Counter *m_tasksDead = nullptr;
+    Counter *m_commitFailures = nullptr;
+
+    mutable QMutex m_pendingMutex;
+    std::vector<Op> m_pending;
+    bool m_flushScheduled = false;
+
+    // Writer-thread state; `m_work` is edited inside a transaction and becomes `m_state` on commit.
+    QueueSnapshot m_work;
+    mutable QMutex m_stateMutex;
+    QueueSnapshot m_state;
+    std::shared_ptr<const QList<Policy>> m_policies;
+    QHash<QPair<qint64, QString>, PolicyState> m_policyState;
+    QByteArray m_auditHead = QByteArray(64, '0'); // hash of the last audit entry (genesis: 64 zeros)
+    qint64 m_auditSeq = 0;
+    bool m_newReadyTasks = false;
+    bool m_open = false;
+    bool m_failNextCommit = false;
+    bool m_healthy = true;
+    QTimer m_housekeeping;
+    quint64 m_jitterState = 0x5eed;
+};
+
+} // namespace vigil

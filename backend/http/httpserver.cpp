@@ -1,1 +1,506 @@
-// placeholder
+#include "httpserver.h"
+
+#include "metrics.h"
+#include "router.h"
+#include "util.h"
+
+#include <QDeadlineTimer>
+#include <QHttpServer>
+#include <QHttpServerRequest>
+#include <QHttpServerResponder>
+#include <QMutex>
+#include <QPointer>
+#include <QSet>
+#include <QTcpServer>
+#include <QTcpSocket>
+#include <QThread>
+
+#include <atomic>
+#include <deque>
+
+namespace vigil {
+
+class HttpLane;
+
+// Lets Reply::send (any thread) reach a lane that may already be shut down.
+struct LaneGate
+{
+    QMutex mutex;
+    HttpLane *lane = nullptr;
+};
+
+namespace detail {
+struct ReplySlot
+{
+    std::shared_ptr<LaneGate> gate;
+    std::atomic<bool> sent { false };
+    std::atomic<bool> connected { true };
+    // Lane thread only:
+    bool ready = false;
+    bool counted = true; // still counted in the lane's pending answers
+    HttpResponse response;
+    QByteArray method;
+    QByteArray endpoint;
+    qint64 receivedAtNs = 0;
+    bool closeAfter = false;
+    QPointer<QObject> conn; // the ConnState whose FIFO holds this slot
+};
+} // namespace detail
+
+namespace {
+const char *reasonPhrase(int status)
+{
+    switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 413: return "Payload Too Large";
+    case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Entity";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    default: return "Unknown";
+    }
+}
+
+QByteArray methodName(QHttpServerRequest::Method m)
+{
+    switch (m) {
+    case QHttpServerRequest::Method::Get: return "GET";
+    case QHttpServerRequest::Method::Put: return "PUT";
+    case QHttpServerRequest::Method::Delete: return "DELETE";
+    case QHttpServerRequest::Method::Post: return "POST";
+    case QHttpServerRequest::Method::Head: return "HEAD";
+    case QHttpServerRequest::Method::Options: return "OPTIONS";
+    case QHttpServerRequest::Method::Patch: return "PATCH";
+    case QHttpServerRequest::Method::Connect: return "CONNECT";
+    case QHttpServerRequest::Method::Trace: return "TRACE";
+    default: return "UNKNOWN";
+    }
+}
+
+QByteArray serialize(const detail::ReplySlot &slot)
+{
+    const HttpResponse &r = slot.response;
+    QByteArray out;
+    out.reserve(160 + r.body.size());
+    out += "HTTP/1.1 " + QByteArray::number(r.status) + ' ' + reasonPhrase(r.status) + "\r\n";
+    out += "Server: Vigil/" VIGIL_VERSION "\r\n";
+    if (!r.contentType.isEmpty())
+        out += "Content-Type: " + r.contentType + "\r\n";
+    out += "Content-Length: " + QByteArray::number(r.body.size()) + "\r\n";
+    if (slot.closeAfter)
+        out += "Connection: close\r\n";
+    for (const auto &[name, value] : r.headers)
+        out += name + ": " + value + "\r\n";
+    out += "\r\n";
+    if (slot.method != "HEAD")
+        out += r.body;
+    return out;
+}
+} // namespace
+
+// Per-connection state, a child of its socket so it dies with it. Holds the answers of this
+// connection in request order.
+class ConnState final : public QObject
+{
+public:
+    explicit ConnState(QTcpSocket *socket, std::atomic<qint64> &pending) : QObject(socket), m_pending(pending) { }
+    ~ConnState() override
+    {
+        // The client went away (or we are shutting down): answers still owed are dropped.
+        for (const auto &slot : fifo) {
+            slot->connected = false;
+            if (slot->counted) {
+                slot->counted = false;
+                --m_pending;
+            }
+        }
+    }
+    std::deque<std::shared_ptr<detail::ReplySlot>> fifo;
+    qint64 bytesSinceRequest = 0;
+    bool continueSent = false;
+    bool closing = false;
+
+private:
+    std::atomic<qint64> &m_pending;
+};
+
+// Listens on an unannounced loopback port only so that 6.4's QAbstractHttpServer accepts the
+// sockets we add (it warns per connection otherwise); anything connecting to it directly is dropped.
+class FeedServer final : public QTcpServer
+{
+public:
+    using QTcpServer::QTcpServer;
+    using QTcpServer::addPendingConnection;
+
+protected:
+    void incomingConnection(qintptr fd) override
+    {
+        QTcpSocket stray;
+        if (stray.setSocketDescriptor(fd))
+            stray.abort();
+    }
+};
+
+class HttpLane final : public QObject
+{
+public:
+    HttpLane(const Router &router, MetricsRegistry &metrics, const ServerConfig &config)
+        : m_router(router), m_metrics(metrics), m_config(config), m_gate(std::make_shared<LaneGate>())
+    {
+        m_gate->lane = this;
+    }
+
+    std::shared_ptr<LaneGate> gate() const { return m_gate; }
+    std::atomic<qint64> pending { 0 };
+
+    // Lane thread.
+    bool init()
+    {
+        m_feed = new FeedServer(this);
+        if (!m_feed->listen(QHostAddress::LocalHost, 0))
+            return false;
+        m_http = new QHttpServer(this);
+        m_http->setMissingHandler([this](const QHttpServerRequest &request, QHttpServerResponder &&responder) {
+            onRequest(request, std::move(responder));
+        });
+        m_http->bind(m_feed);
+        return true;
+    }
+
+    void adopt(qintptr fd)
+    {
+        auto *socket = new QTcpSocket;
+        if (!socket->setSocketDescriptor(fd)) {
+            delete socket;
+            return;
+        }
+        auto *conn = new ConnState(socket, pending);
+        // Connected before QHttpServer's own readyRead handler, so it runs first.
+        connect(socket, &QTcpSocket::readyRead, conn, [this, socket, conn] { guard(socket, conn); });
+        connect(socket, &QTcpSocket::disconnected, socket, &QObject::deleteLater);
+        m_sockets.insert(socket);
+        connect(socket, &QObject::destroyed, this, [this, socket] { m_sockets.remove(socket); });
+        m_feed->addPendingConnection(socket);
+    }
+
+    void complete(const std::shared_ptr<detail::ReplySlot> &slot, HttpResponse response)
+    {
+        slot->response = std::move(response);
+        slot->ready = true;
+        pump(slot);
+    }
+
+    void closeAll()
+    {
+        {
+            QMutexLocker lock(&m_gate->mutex);
+            m_gate->lane = nullptr;
+        }
+        const auto sockets = m_sockets;
+        for (QTcpSocket *s : sockets) {
+            s->abort();
+            delete s; // drops its ConnState and every answer still owed
+        }
+        m_sockets.clear();
+        delete m_http;
+        m_http = nullptr;
+        delete m_feed;
+        m_feed = nullptr;
+    }
+
+private:
+    void guard(QTcpSocket *socket, ConnState *conn)
+    {
+        if (conn->closing)
+            return;
+        conn->bytesSinceRequest += socket->bytesAvailable();
+        // Qt 6.4 buffers whole bodies without any limit; refuse early, before buffering more.
+        if (conn->bytesSinceRequest > m_config.maxBodyBytes + 64 * 1024) {
+            conn->closing = true;
+            if (m_http)
+                socket->disconnect(m_http);
+            const QByteArray body = HttpResponse::error(413, QStringLiteral("payload_too_large"),
+                                                        QStringLiteral("request body exceeds %1 bytes").arg(m_config.maxBodyBytes))
+                                        .body;
+            socket->write("HTTP/1.1 413 Payload Too Large\r\nContent-Type: application/json\r\nConnection: close\r\n"
+                          "Content-Length: "
+                          + QByteArray::number(body.size()) + "\r\n\r\n" + body);
+            socket->disconnectFromHost();
+            return;
+        }
+        // Qt 6.4 never answers "Expect: 100-continue" (curl then stalls 1 s on bodies > 1 MiB).
+        if (!conn->continueSent) {
+            const QByteArray head = socket->peek(8192);
+            const qsizetype end = head.indexOf("\r\n\r\n");
+            if (end > 0 && head.left(end).toLower().contains("\r\nexpect: 100-continue")) {
+                conn->continueSent = true;
+                socket->write("HTTP/1.1 100 Continue\r\n\r\n");
+            }
+        }
+    }
+
+    void onRequest(const QHttpServerRequest &request, QHttpServerResponder &&responder)
+    {
+        QTcpSocket *socket = responder.socket();
+        auto *conn = socket ? socket->findChild<ConnState *>(QString(), Qt::FindDirectChildrenOnly) : nullptr;
+        if (!conn || conn->closing)
+            return;
+        conn->bytesSinceRequest = 0;
+        conn->continueSent = false;
+
+        // Copy now: 6.4 reuses the request object for the next request on this connection.
+        HttpRequest req;
+        req.receivedAtNs = steadyNowNs();
+        req.method = methodName(request.method());
+        req.path = request.url().path();
+        req.query = request.query();
+        req.headers = request.headers();
+        req.body = request.body();
+        req.remoteAddress = request.remoteAddress();
+
+        auto slot = std::make_shared<detail::ReplySlot>();
+        slot->gate = m_gate;
+        slot->method = req.method;
+        slot->receivedAtNs = req.receivedAtNs;
+        slot->closeAfter = req.header("Connection").toLower().contains("close");
+        slot->conn = conn;
+        conn->fifo.push_back(slot);
+        ++pending;
+        const Reply reply(slot);
+
+        const Router::Match match = m_router.match(req.method, req.path);
+        if (!match.handler) {
+            slot->endpoint = "other";
+            if (match.allowed.isEmpty()) {
+                reply.send(HttpResponse::error(404, QStringLiteral("not_found"),
+                                               QStringLiteral("no such endpoint: %1 %2").arg(QString::fromLatin1(req.method), req.path)));
+            } else {
+                reply.send(HttpResponse::error(405, QStringLiteral("method_not_allowed"),
+                                               QStringLiteral("%1 is not allowed on %2; allowed: %3")
+                                                   .arg(QString::fromLatin1(req.method), req.path,
+                                                        QString::fromLatin1(match.allowed.join(", "))))
+                               .withHeader("Allow", match.allowed.join(", ")));
+            }
+            return;
+        }
+        slot->endpoint = match.endpoint;
+        req.pathParams = match.params;
+        req.endpoint = match.endpoint;
+        (*match.handler)(req, reply);
+    }
+
+    void pump(const std::shared_ptr<detail::ReplySlot> &changed)
+    {
+        auto *conn = static_cast<ConnState *>(changed->conn.data());
+        if (!conn)
+            return; // client gone: nothing to write, nothing leaks (the slot dies with its last Reply)
+        auto *socket = static_cast<QTcpSocket *>(conn->parent());
+        // Answers leave in request order: an immediate 400 waits behind an earlier 202 that is
+        // still waiting for its commit (Qt 6.5 added this upstream; 6.4 lacks it).
+        while (!conn->fifo.empty() && conn->fifo.front()->ready) {
+            std::shared_ptr<detail::ReplySlot> head = std::move(conn->fifo.front());
+            conn->fifo.pop_front();
+            if (head->counted) {
+                head->counted = false;
+                --pending;
+            }
+            if (conn->closing)
+                continue;
+            socket->write(serialize(*head));
+            observe(*head);
+            if (head->closeAfter) {
+                conn->closing = true;
+                if (m_http)
+                    socket->disconnect(m_http);
+                socket->disconnectFromHost();
+            }
+        }
+    }
+
+    void observe(const detail::ReplySlot &slot)
+    {
+        const double seconds = double(steadyNowNs() - slot.receivedAtNs) / 1e9;
+        const QByteArray key = slot.method + ' ' + slot.endpoint + ' ' + QByteArray::number(slot.response.status);
+        Counter *&requests = m_requestCounters[key];
+        if (!requests)
+            requests = &m_metrics.counter("http_requests_total", "HTTP requests answered, by method, route and status code",
+                                          { { "method", slot.method }, { "endpoint", slot.endpoint },
+                                            { "code", QByteArray::number(slot.response.status) } });
+        requests->inc();
+        Histogram *&latency = m_latency[slot.endpoint];
+        if (!latency)
+            latency = &m_metrics.histogram("request_latency_seconds",
+                                           "Server-side request latency from request parsed to answer written, by route",
+                                           { { "endpoint", slot.endpoint } });
+        latency->observe(seconds);
+    }
+
+    const Router &m_router;
+    MetricsRegistry &m_metrics;
+    ServerConfig m_config;
+    std::shared_ptr<LaneGate> m_gate;
+    FeedServer *m_feed = nullptr;
+    QHttpServer *m_http = nullptr;
+    QSet<QTcpSocket *> m_sockets;
+    QHash<QByteArray, Counter *> m_requestCounters;
+    QHash<QByteArray, Histogram *> m_latency;
+};
+
+class AcceptServer final : public QTcpServer
+{
+public:
+    explicit AcceptServer(std::vector<HttpLane *> lanes) : m_lanes(std::move(lanes)) { }
+
+protected:
+    void incomingConnection(qintptr fd) override
+    {
+        HttpLane *lane = m_lanes[m_next++ % m_lanes.size()];
+        QMetaObject::invokeMethod(lane, [lane, fd] { lane->adopt(fd); }, Qt::QueuedConnection);
+    }
+
+private:
+    std::vector<HttpLane *> m_lanes;
+    size_t m_next = 0;
+};
+
+void Reply::send(HttpResponse response) const
+{
+    if (!m_slot || m_slot->sent.exchange(true))
+        return; // sent twice: keep the first answer
+    QMutexLocker lock(&m_slot->gate->mutex);
+    HttpLane *lane = m_slot->gate->lane;
+    if (!lane)
+        return;
+    if (QThread::currentThread() == lane->thread()) {
+        lock.unlock();
+        lane->complete(m_slot, std::move(response));
+        return;
+    }
+    QMetaObject::invokeMethod(
+        lane, [lane, slot = m_slot, response = std::move(response)]() mutable { lane->complete(slot, std::move(response)); },
+        Qt::QueuedConnection);
+}
+
+bool Reply::clientConnected() const
+{
+    return m_slot && m_slot->connected.load();
+}
+
+HttpServer::HttpServer(const Router &router, MetricsRegistry &metrics, const ServerConfig &config, QObject *parent)
+    : QObject(parent), m_router(router), m_metrics(metrics), m_config(config)
+{
+}
+
+HttpServer::~HttpServer()
+{
+    shutdown();
+}
+
+bool HttpServer::listen(const QHostAddress &address, quint16 port, QString *error)
+{
+    const int n = std::max(1, m_config.httpThreads);
+    for (int i = 0; i < n; ++i) {
+        auto thread = std::make_unique<QThread>();
+        thread->setObjectName(QStringLiteral("vigil-http-%1").arg(i));
+        auto *lane = new HttpLane(m_router, m_metrics, m_config);
+        lane->moveToThread(thread.get());
+        QObject::connect(thread.get(), &QThread::finished, lane, &QObject::deleteLater);
+        thread->start();
+        bool ok = false;
+        QMetaObject::invokeMethod(lane, [lane, &ok] { ok = lane->init(); }, Qt::BlockingQueuedConnection);
+        m_threads.push_back(std::move(thread));
+        m_lanes.push_back(lane);
+        if (!ok) {
+            *error = QStringLiteral("cannot start HTTP thread %1").arg(i);
+            return false;
+        }
+    }
+    m_acceptThread = std::make_unique<QThread>();
+    m_acceptThread->setObjectName(QStringLiteral("vigil-accept"));
+    m_accept = new AcceptServer(m_lanes);
+    m_accept->moveToThread(m_acceptThread.get());
+    QObject::connect(m_acceptThread.get(), &QThread::finished, m_accept, &QObject::deleteLater);
+    m_acceptThread->start();
+    bool listening = false;
+    QString why;
+    QMetaObject::invokeMethod(
+        m_accept,
+        [this, &listening, &why, address, port] {
+            listening = m_accept->listen(address, port);
+            if (listening)
+                m_port = m_accept->serverPort();
+            else
+                why = m_accept->errorString();
+        },
+        Qt::BlockingQueuedConnection);
+    if (!listening) {
+        const QString where = QStringLiteral("%1:%2").arg(address.toString()).arg(port);
+        if (why.contains(QLatin1String("in use"), Qt::CaseInsensitive))
+            *error = QStringLiteral("port %1 on %2 is already in use (another Vigil or another program is listening); "
+                                    "choose another port with --port")
+                         .arg(port)
+                         .arg(address.toString());
+        else
+            *error = QStringLiteral("cannot listen on %1: %2").arg(where, why);
+        return false;
+    }
+    return true;
+}
+
+void HttpServer::stopAccepting()
+{
+    if (!m_accept)
+        return;
+    QMetaObject::invokeMethod(m_accept, [a = m_accept] { a->close(); }, Qt::BlockingQueuedConnection);
+}
+
+qint64 HttpServer::pendingAnswers() const
+{
+    qint64 total = 0;
+    for (HttpLane *lane : m_lanes)
+        total += lane->pending.load();
+    return total;
+}
+
+bool HttpServer::drain(int timeoutMs)
+{
+    QDeadlineTimer deadline(timeoutMs);
+    while (pendingAnswers() > 0 && !deadline.hasExpired())
+        QThread::msleep(5);
+    return pendingAnswers() == 0;
+}
+
+void HttpServer::shutdown()
+{
+    if (m_acceptThread) {
+        stopAccepting();
+        m_acceptThread->quit();
+        m_acceptThread->wait();
+        m_acceptThread.reset();
+        m_accept = nullptr;
+    }
+    for (size_t i = 0; i < m_lanes.size(); ++i) {
+        HttpLane *lane = m_lanes[i];
+        QMetaObject::invokeMethod(lane, [lane] { lane->closeAll(); }, Qt::BlockingQueuedConnection);
+        m_threads[i]->quit();
+        m_threads[i]->wait();
+    }
+    m_lanes.clear();
+    m_threads.clear();
+}
+
+} // namespace vigil
