@@ -192,7 +192,7 @@ public:
         // Connected before QHttpServer's own readyRead handler, so it runs first.
         connect(socket, &QTcpSocket::readyRead, conn, [this, socket, conn] { guard(socket, conn); });
         connect(socket, &QTcpSocket::disconnected, socket, &QObject::deleteLater);
-        m_sockets.insert(socket);
+        m_sockets.insert(socket, conn);
         connect(socket, &QObject::destroyed, this, [this, socket] { m_sockets.remove(socket); });
         m_feed->addPendingConnection(socket);
     }
@@ -210,7 +210,7 @@ public:
             QMutexLocker lock(&m_gate->mutex);
             m_gate->lane = nullptr;
         }
-        const auto sockets = m_sockets;
+        const auto sockets = m_sockets.keys();
         for (QTcpSocket *s : sockets) {
             s->abort();
             delete s; // drops its ConnState and every answer still owed
@@ -256,7 +256,7 @@ private:
     void onRequest(const QHttpServerRequest &request, QHttpServerResponder &&responder)
     {
         QTcpSocket *socket = responder.socket();
-        auto *conn = socket ? socket->findChild<ConnState *>(QString(), Qt::FindDirectChildrenOnly) : nullptr;
+        ConnState *conn = m_sockets.value(socket);
         if (!conn || conn->closing)
             return;
         conn->bytesSinceRequest = 0;
@@ -355,7 +355,7 @@ private:
     std::shared_ptr<LaneGate> m_gate;
     FeedServer *m_feed = nullptr;
     QHttpServer *m_http = nullptr;
-    QSet<QTcpSocket *> m_sockets;
+    QHash<QTcpSocket *, ConnState *> m_sockets; // a ConnState is a child of its socket
     QHash<QByteArray, Counter *> m_requestCounters;
     QHash<QByteArray, Histogram *> m_latency;
 };
