@@ -13,6 +13,7 @@ namespace vigil::logging {
 namespace {
 std::atomic<int> g_format { static_cast<int>(Format::Text) };
 std::atomic<int> g_minimum { QtInfoMsg };
+std::atomic<bool> g_installed { false };
 QMutex g_writeMutex;
 
 // Qt's enum order is Debug, Warning, Critical, Fatal, Info: map to a severity rank.
@@ -106,6 +107,7 @@ void install(Format format, QtMsgType minimumLevel)
 {
     g_format = static_cast<int>(format);
     g_minimum = minimumLevel;
+    g_installed = true;
     qInstallMessageHandler(handler);
 }
 
@@ -113,6 +115,20 @@ void event(QtMsgType level, const char *name, const QJsonObject &fields)
 {
     if (rank(level) < rank(static_cast<QtMsgType>(g_minimum.load())))
         return;
+    if (!g_installed) {
+        // No handler of ours (tests, library use): plain readable text through Qt's own handler.
+        QString text = QLatin1String(name);
+        for (auto it = fields.begin(); it != fields.end(); ++it)
+            text += QLatin1Char(' ') + it.key() + QLatin1Char('=')
+                + (it.value().isString() ? it.value().toString() : QString::number(it.value().toDouble()));
+        if (level == QtWarningMsg)
+            qWarning().noquote() << text;
+        else if (level == QtDebugMsg)
+            qDebug().noquote() << text;
+        else
+            qInfo().noquote() << text;
+        return;
+    }
     // Route through Qt's logging so tests (QTest::ignoreMessage) and custom handlers see it too.
     const QJsonObject payload { { QStringLiteral("e"), QLatin1String(name) }, { QStringLiteral("f"), fields } };
     const QString text = QLatin1String(kEventMarker) + QString::fromUtf8(QJsonDocument(payload).toJson(QJsonDocument::Compact));

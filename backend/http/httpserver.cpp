@@ -216,9 +216,9 @@ public:
             delete s; // drops its ConnState and every answer still owed
         }
         m_sockets.clear();
+        // bind() reparented the feed server to the QHttpServer: deleting the latter deletes both.
         delete m_http;
         m_http = nullptr;
-        delete m_feed;
         m_feed = nullptr;
     }
 

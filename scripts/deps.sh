@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages Vigil Console needs to build, test and run — only the ones
+# that are missing, so a second run costs nothing. Needs root (or sudo) when something is missing.
+set -euo pipefail
+
+BUILD_PACKAGES=(
+    cmake ninja-build ccache g++ pkg-config
+    qt6-base-dev qt6-httpserver-dev qt6-websockets-dev qt6-charts-dev
+    libqt6sql6-sqlite libqt6sql6-psql qt6-qpa-plugins libgl-dev
+    fonts-dejavu-core curl
+)
+# Extra packages for the test suite (valgrind for the disconnect tests, PostgreSQL for the pg label).
+TEST_PACKAGES=(valgrind sqlite3 procps)
+
+want=("${BUILD_PACKAGES[@]}")
+if [[ "${1:-}" == "--test" ]]; then
+    want+=("${TEST_PACKAGES[@]}")
+fi
+
+missing=()
+for p in "${want[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$p")
+    fi
+done
+
+if ((${#missing[@]})); then
+    echo "==> installing: ${missing[*]}"
+    SUDO=""
+    if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Smoke test of the real binary, as CI and a user would run it:
+# --version, --help, a headless start on a free port answering /healthz and an ingest,
+# a second instance on the same port refused with a clear message, and SIGTERM shutting down cleanly.
+set -euo pipefail
+VIGIL="$1"
+work=$(mktemp -d)
+trap 'kill $pid 2>/dev/null || true; rm -rf "$work"' EXIT
+unset DISPLAY WAYLAND_DISPLAY QT_QPA_PLATFORM
+
+"$VIGIL" --version | grep -q "vigil-console"
+"$VIGIL" --help | grep -q -- "--headless"
+
+"$VIGIL" --headless --port 0 --db "$work/v.db" >"$work/out" 2>"$work/err" &
+pid=$!
+for _ in $(seq 1 100); do
+    url=$(grep -o 'http://127.0.0.1:[0-9]*' "$work/out" | head -1 || true)
+    [[ -n "$url" ]] && break
+    sleep 0.1
+done
+[[ -n "$url" ]] || { echo "server did not print its URL"; cat "$work/out" "$work/err"; exit 1; }
+curl -sf "$url/healthz" | grep -q '"ok":true'
+code=$(curl -s -o "$work/body" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+    -d '{"metric_name":"cpu_usage","value":42.5,"source":"smoke"}' "$url/api/v1/ingest")
+[[ "$code" == 202 ]] || { echo "ingest answered $code: $(cat "$work/body")"; exit 1; }
+curl -sf "$url/metrics" | grep -q '^ingest_total 1$'
+
+port=${url##*:}
+if "$VIGIL" --headless --port "$port" --db "$work/other.db" >"$work/out2" 2>"$work/err2"; then
+    echo "a second server on port $port should have failed"; exit 1
+fi
+grep -q "already in use" "$work/err2" || { echo "no clear port-in-use message:"; cat "$work/err2"; exit 1; }
+
+kill -TERM $pid
+wait $pid
+echo "smoke: ok ($url)"
