@@ -221,7 +221,13 @@ int runWindow(QApplication &app, const QCommandLineParser &parser)
             QString error;
             if (backend->start(&error))
                 break;
+            const bool portProblem = backend->failedOnListen();
             backend.reset();
+            if (!portProblem) {
+                QMessageBox::critical(nullptr, QStringLiteral("Vigil Console"),
+                                      QStringLiteral("The embedded server could not start:\n%1").arg(error));
+                return 1;
+            }
             // Never a silent failure: say what happened and let the user pick another port.
             bool ok = false;
             const int port = QInputDialog::getInt(nullptr, QStringLiteral("Vigil Console"),

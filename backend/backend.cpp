@@ -161,6 +161,7 @@ bool Backend::start(QString *error)
     if (m_running)
         return true;
     d->startedAtMs = wallNowMs();
+    m_failedOnListen = false;
     registerProcessMetrics(d->metrics);
 
     d->lock = std::make_unique<QLockFile>(d->dbPath + QStringLiteral(".lock"));
@@ -235,6 +236,7 @@ bool Backend::start(QString *error)
     QString listenError;
     if (!d->http->listen(m_config.host, m_config.port, &listenError)) {
         *error = listenError;
+        m_failedOnListen = true;
         m_running = true; // let stop() unwind everything started so far
         stop();
         return false;

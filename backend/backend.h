@@ -31,6 +31,9 @@ public:
     void stop();
 
     bool isRunning() const { return m_running; }
+    // After a failed start(): true when listening failed (another port may help), false when the
+    // cause was the database (locked by another Vigil, unreadable, too new).
+    bool failedOnListen() const { return m_failedOnListen; }
     quint16 port() const;
     QUrl baseUrl() const; // http://127.0.0.1:<port>
     const ServerConfig &config() const { return m_config; }
@@ -47,6 +50,7 @@ private:
     ServerConfig m_config;
     std::unique_ptr<Private> d;
     bool m_running = false;
+    bool m_failedOnListen = false;
 };
 
 } // namespace vigil
