@@ -12,8 +12,10 @@
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QCoreApplication>
+#include <QFileInfo>
 #include <QInputDialog>
 #include <QMessageBox>
+#include <QSettings>
 #include <QSocketNotifier>
 #include <QTimer>
 
@@ -80,6 +82,10 @@ void addOptions(QCommandLineParser &p)
     p.addVersionOption();
     p.addOptions({
         { QStringLiteral("headless"), QStringLiteral("Run the server without a window (no display needed).") },
+        { QStringLiteral("config"),
+          QStringLiteral("INI file with defaults for any option below, one 'name = value' per line (e.g. port = 9000); "
+                         "options on the command line win."),
+          QStringLiteral("file") },
         { QStringLiteral("host"), QStringLiteral("Address to listen on (default 127.0.0.1)."), QStringLiteral("address"),
           QStringLiteral("127.0.0.1") },
         { QStringLiteral("port"), QStringLiteral("TCP port to listen on (default 8000; 0 = any free port)."),
@@ -125,7 +131,57 @@ void addOptions(QCommandLineParser &p)
     std::exit(2);
 }
 
-double number(const QCommandLineParser &p, const QString &name, double lo, double hi)
+// Command-line options with defaults from an optional --config file (command line wins).
+class Options
+{
+public:
+    explicit Options(const QCommandLineParser &parser) : m_parser(parser)
+    {
+        if (!parser.isSet(QStringLiteral("config")))
+            return;
+        const QString path = parser.value(QStringLiteral("config"));
+        if (!QFileInfo::exists(path))
+            fail(QStringLiteral("--config: no such file %1").arg(path));
+        m_file = std::make_unique<QSettings>(path, QSettings::IniFormat);
+        if (m_file->status() != QSettings::NoError)
+            fail(QStringLiteral("--config: cannot parse %1 (expected lines like 'port = 9000')").arg(path));
+        for (const QString &key : m_file->allKeys()) {
+            const bool valueOption = key != QLatin1String("config") && key != QLatin1String("headless")
+                && key != QLatin1String("help") && key != QLatin1String("version");
+            if (!valueOption || !hasOption(key))
+                fail(QStringLiteral("%1: unknown setting '%2' (settings are the long option names of vigil --help)")
+                         .arg(path, key));
+        }
+    }
+    bool isSet(const QString &name) const
+    {
+        return m_parser.isSet(name) || (m_file && m_file->contains(name));
+    }
+    QString value(const QString &name) const
+    {
+        if (!m_parser.isSet(name) && m_file && m_file->contains(name))
+            return m_file->value(name).toString().trimmed();
+        return m_parser.value(name);
+    }
+
+private:
+    bool hasOption(const QString &name) const
+    {
+        static const QStringList names = {
+            QStringLiteral("host"), QStringLiteral("port"), QStringLiteral("db"), QStringLiteral("workers"),
+            QStringLiteral("http-threads"), QStringLiteral("durability"), QStringLiteral("fault-injection"),
+            QStringLiteral("remediator-latency-ms"), QStringLiteral("remediator-failure-rate"),
+            QStringLiteral("remediator-timeout-ms"), QStringLiteral("max-attempts"), QStringLiteral("retry-base"),
+            QStringLiteral("retry-cap"), QStringLiteral("lease-seconds"), QStringLiteral("connect"),
+            QStringLiteral("log-format"), QStringLiteral("log-level"),
+        };
+        return names.contains(name);
+    }
+    const QCommandLineParser &m_parser;
+    std::unique_ptr<QSettings> m_file;
+};
+
+double number(const Options &p, const QString &name, double lo, double hi)
 {
     bool ok = false;
     const double v = p.value(name).toDouble(&ok);
@@ -134,7 +190,7 @@ double number(const QCommandLineParser &p, const QString &name, double lo, doubl
     return v;
 }
 
-ServerConfig configFrom(const QCommandLineParser &p)
+ServerConfig configFrom(const Options &p)
 {
     ServerConfig c;
     if (!c.host.setAddress(p.value(QStringLiteral("host"))))
@@ -167,7 +223,7 @@ ServerConfig configFrom(const QCommandLineParser &p)
     return c;
 }
 
-void setupLogging(const QCommandLineParser &p)
+void setupLogging(const Options &p)
 {
     const QString format = p.value(QStringLiteral("log-format"));
     if (format != QLatin1String("text") && format != QLatin1String("json"))
@@ -178,7 +234,7 @@ void setupLogging(const QCommandLineParser &p)
     logging::install(format == QLatin1String("json") ? logging::Format::Json : logging::Format::Text, level);
 }
 
-int runHeadless(QCoreApplication &app, const QCommandLineParser &parser)
+int runHeadless(QCoreApplication &app, const Options &parser)
 {
     setupLogging(parser);
     Backend backend(configFrom(parser));
@@ -204,7 +260,7 @@ int runHeadless(QCoreApplication &app, const QCommandLineParser &parser)
     return rc;
 }
 
-int runWindow(QApplication &app, const QCommandLineParser &parser)
+int runWindow(QApplication &app, const Options &parser)
 {
     setupLogging(parser);
     theme::apply(app);
@@ -277,11 +333,11 @@ int main(int argc, char **argv)
         QCommandLineParser parser;
         addOptions(parser);
         parser.process(app); // --help / --version print and exit here
-        return runHeadless(app, parser);
+        return runHeadless(app, Options(parser));
     }
     QApplication app(argc, argv);
     QCommandLineParser parser;
     addOptions(parser);
     parser.process(app);
-    return runWindow(app, parser);
+    return runWindow(app, Options(parser));
 }
