@@ -1,5 +1,6 @@
 #include "backend.h"
 
+#include "api/auditapi.h"
 #include "api/ingestapi.h"
 #include "api/simulatorapi.h"
 #include "api/systemapi.h"
@@ -7,6 +8,7 @@
 #include "http/router.h"
 #include "logger.h"
 #include "metrics.h"
+#include "reader.h"
 #include "remediator.h"
 #include "sim/simulator.h"
 #include "timeseries.h"
@@ -93,6 +95,8 @@ struct Backend::Private
 
     Writer *writer = nullptr;
     std::unique_ptr<QThread> writerThread;
+    Reader *reader = nullptr;
+    std::unique_ptr<QThread> readerThread;
     std::unique_ptr<SimulatedRemediator> remediator;
     std::vector<Worker *> workers;
     std::vector<std::unique_ptr<QThread>> workerThreads;
@@ -196,6 +200,19 @@ bool Backend::start(QString *error)
     }
     d->writerOpen = true;
 
+    d->reader = new Reader;
+    d->readerThread = startThread(QStringLiteral("vigil-reader"), d->reader);
+    bool readerOpened = false;
+    QMetaObject::invokeMethod(
+        d->reader, [this, &readerOpened, &openError] { readerOpened = d->reader->open(d->dbPath, &openError); },
+        Qt::BlockingQueuedConnection);
+    if (!readerOpened) {
+        *error = openError;
+        m_running = true;
+        stop();
+        return false;
+    }
+
     d->metrics.callbackGauge("queue_length", "Tasks waiting or in progress (ready + leased)", {},
                              [w = d->writer] { return double(w->snapshot().depth()); });
     for (const char *state : { "ready", "scheduled", "leased", "done", "dead" }) {
@@ -231,6 +248,7 @@ bool Backend::start(QString *error)
     registerSystemRoutes(d->router, SystemContext { *d->writer, d->series, d->metrics, d->startedAtMs,
                                                     [flag = d->workersRunning] { return flag->load(); } });
     registerSimulatorRoutes(d->router, *d->simulator);
+    registerAuditRoutes(d->router, *d->reader);
 
     d->http = std::make_unique<HttpServer>(d->router, d->metrics, m_config);
     QString listenError;
@@ -266,8 +284,11 @@ void Backend::stop()
         d->http->stopAccepting();
     d->simulator->shutdown(3000);
     // 2. Answer what was accepted: the writer is still running, so waiting 202s get committed.
-    if (d->http)
+    //    New requests on open keep-alive connections are refused from here on.
+    if (d->http) {
+        d->http->refuseNewRequests();
         d->http->drain(5000);
+    }
     *d->workersRunning = false;
     // 3. Workers stop claiming and finish what they hold (bounded by the remediator timeout).
     QSemaphore drained;
@@ -281,6 +302,11 @@ void Backend::stop()
     d->workers.clear();
     joinThread(d->samplerThread);
     d->sampler = nullptr;
+    if (d->reader) {
+        QMetaObject::invokeMethod(d->reader, [r = d->reader] { r->close(); }, Qt::BlockingQueuedConnection);
+        joinThread(d->readerThread);
+        d->reader = nullptr;
+    }
     // 4. Flush the writer, give back any lease still held by this node, close the database.
     if (d->writer) {
         QMetaObject::invokeMethod(d->writer, [w = d->writer] { w->close(); }, Qt::BlockingQueuedConnection);

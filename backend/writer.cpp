@@ -1,5 +1,6 @@
 #include "writer.h"
 
+#include "audit.h"
 #include "database.h"
 #include "logger.h"
 #include "metrics.h"
@@ -7,7 +8,6 @@
 #include "retry.h"
 #include "util.h"
 
-#include <QCryptographicHash>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QSqlError>
@@ -735,19 +735,10 @@ bool Writer::apply(ReleaseOp &op)
 
 bool Writer::appendAudit(const QString &actor, const QString &kind, const QString &subject, const QJsonObject &details)
 {
-    // Hash chain: each entry's hash covers the previous hash and a canonical form of the entry
-    // (QJsonObject keeps keys sorted, so the compact JSON is canonical).
     const qint64 seq = m_auditSeq + 1;
     const qint64 ts = wallNowMs();
     const QString detailsJson = compactJson(details);
-    const QJsonObject canonical { { QStringLiteral("seq"), seq },         { QStringLiteral("ts"), ts },
-                                  { QStringLiteral("actor"), actor },     { QStringLiteral("kind"), kind },
-                                  { QStringLiteral("subject"), subject }, { QStringLiteral("details"), details } };
-    QCryptographicHash h(QCryptographicHash::Sha256);
-    h.addData(m_auditHead);
-    h.addData(QByteArrayView("\n"));
-    h.addData(QJsonDocument(canonical).toJson(QJsonDocument::Compact));
-    const QByteArray hash = h.result().toHex();
+    const QByteArray hash = audit::entryHash(m_auditHead, seq, ts, actor, kind, subject, details);
     QSqlQuery q(db());
     q.prepare(QStringLiteral("INSERT INTO audit_log (seq, ts, actor, kind, subject, details, prev_hash, hash) VALUES "
                              "(?,?,?,?,?,?,?,?)"));

@@ -200,7 +200,7 @@ private:
     QueueSnapshot m_state;
     std::shared_ptr<const QList<Policy>> m_policies;
     QHash<QPair<qint64, QString>, PolicyState> m_policyState;
-    QByteArray m_auditHead = QByteArray(64, '0'); // hash of the last audit entry (genesis: 64 zeros)
+    QByteArray m_auditHead = QByteArray(64, '0'); // hash of the last audit entry (audit::kGenesis)
     qint64 m_auditSeq = 0;
     bool m_newReadyTasks = false;
     bool m_open = false;

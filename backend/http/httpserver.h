@@ -36,6 +36,9 @@ public:
     quint16 port() const { return m_port; }
 
     void stopAccepting();
+    // Requests still arriving on open connections are answered 503 (shutting_down) and the
+    // connection closed, so nothing reaches services that are about to stop.
+    void refuseNewRequests();
     // Waits (bounded) until every accepted request has been answered. True if all were.
     bool drain(int timeoutMs);
     qint64 pendingAnswers() const;

@@ -1,0 +1,54 @@
+#include "reader.h"
+
+#include "database.h"
+#include "logger.h"
+
+#include <QSqlError>
+
+#include <atomic>
+
+namespace vigil {
+
+namespace {
+std::atomic<int> g_readerIds { 0 };
+}
+
+Reader::Reader(QObject *parent) : QObject(parent), m_connection(QStringLiteral("vigil-reader-%1").arg(++g_readerIds)) { }
+
+Reader::~Reader()
+{
+    close();
+}
+
+bool Reader::open(const QString &path, QString *error)
+{
+    if (!database::openSqlite(path, m_connection, Durability::Normal, error))
+        return false;
+    m_open = true;
+    return true;
+}
+
+void Reader::close()
+{
+    if (!m_open)
+        return;
+    m_open = false;
+    database::close(m_connection);
+}
+
+void Reader::run(Query query, Reply reply)
+{
+    QMetaObject::invokeMethod(
+        this,
+        [this, query = std::move(query), reply] {
+            if (!m_open) {
+                reply.send(HttpResponse::error(503, QStringLiteral("unavailable"), QStringLiteral("the server is stopping")));
+                return;
+            }
+            QSqlDatabase db = QSqlDatabase::database(m_connection, false);
+            reply.send(query(db));
+        },
+        Qt::QueuedConnection);
+}
+
+} // namespace vigil
