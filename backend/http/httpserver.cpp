@@ -166,6 +166,7 @@ public:
 
     std::shared_ptr<LaneGate> gate() const { return m_gate; }
     std::atomic<qint64> pending { 0 };
+    std::atomic<bool> refusing { false };
 
     // Lane thread.
     bool init()
@@ -281,6 +282,13 @@ private:
         conn->fifo.push_back(slot);
         ++pending;
         const Reply reply(slot);
+        // Counted first, checked second: drain() then waits for any handler already past this point.
+        if (refusing.load()) {
+            slot->closeAfter = true;
+            reply.send(HttpResponse::error(503, QStringLiteral("shutting_down"), QStringLiteral("the server is shutting down"))
+                           .withHeader("Retry-After", "5"));
+            return;
+        }
 
         const Router::Match match = m_router.match(req.method, req.path);
         if (!match.handler) {
@@ -451,7 +459,7 @@ bool HttpServer::listen(const QHostAddress &address, quint16 port, QString *erro
         const QString where = QStringLiteral("%1:%2").arg(address.toString()).arg(port);
         if (why.contains(QLatin1String("in use"), Qt::CaseInsensitive))
             *error = QStringLiteral("port %1 on %2 is already in use (another Vigil or another program is listening); "
-                                    "choose another port with --port")
+                                    "choose another port (--port)")
                          .arg(port)
                          .arg(address.toString());
         else
@@ -466,6 +474,12 @@ void HttpServer::stopAccepting()
     if (!m_accept)
         return;
     QMetaObject::invokeMethod(m_accept, [a = m_accept] { a->close(); }, Qt::BlockingQueuedConnection);
+}
+
+void HttpServer::refuseNewRequests()
+{
+    for (HttpLane *lane : m_lanes)
+        lane->refusing = true;
 }
 
 qint64 HttpServer::pendingAnswers() const
