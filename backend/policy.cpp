@@ -43,26 +43,6 @@ bool approximatelyEqual(double a, double b)
     return std::abs(a - b) <= std::max(kAbsoluteTolerance, kRelativeTolerance * scale);
 }
 
-QString typeName(const QJsonValue &v)
-{
-    switch (v.type()) {
-    case QJsonValue::Null:
-        return u"null"_s;
-    case QJsonValue::Bool:
-        return u"a boolean"_s;
-    case QJsonValue::Double:
-        return u"a number"_s;
-    case QJsonValue::String:
-        return u"a string"_s;
-    case QJsonValue::Array:
-        return u"an array"_s;
-    case QJsonValue::Object:
-        return u"an object"_s;
-    case QJsonValue::Undefined:
-        break;
-    }
-    return u"nothing"_s;
-}
 
 bool isAbsent(const QJsonValue &v)
 {
@@ -81,7 +61,7 @@ std::optional<QString> readInteger(
     const double d = v.toDouble();
     if (!v.isDouble() || !std::isfinite(d) || d != std::floor(d) || d < min || d > max)
         return u"Field '%1' must be an integer from %2 to %3 (got %4)."_s.arg(field, QString::number(min, 'f', 0),
-            QString::number(max, 'f', 0), v.isDouble() ? QString::number(d, 'g', 17) : typeName(v));
+            QString::number(max, 'f', 0), v.isDouble() ? QString::number(d, 'g', 17) : jsonTypeName(v));
     *out = d;
     return std::nullopt;
 }
@@ -92,7 +72,7 @@ std::optional<QString> readName(const QJsonObject &o, QLatin1StringView field, b
     if (isAbsent(v))
         return u"Field '%1' is required."_s.arg(field);
     if (!v.isString())
-        return u"Field '%1' must be a string (got %2)."_s.arg(field, typeName(v));
+        return u"Field '%1' must be a string (got %2)."_s.arg(field, jsonTypeName(v));
     const QString text = v.toString();
     if (metricStyle) {
         if (!isValidMetricName(text, kMaxPolicyNameLength))
@@ -248,13 +228,13 @@ std::optional<QString> policyFromJson(const QJsonObject &o, Policy *out)
         return u"Field 'op' is required: one of >, >=, <, <=, ==."_s;
     if (!op.isString() || !parseCompareOp(op.toString(), &p.op))
         return u"Field 'op' must be one of \">\", \">=\", \"<\", \"<=\", \"==\" (got %1)."_s.arg(
-            op.isString() ? u"\""_s + op.toString().left(16) + u"\""_s : typeName(op));
+            op.isString() ? u"\""_s + op.toString().left(16) + u"\""_s : jsonTypeName(op));
 
     const QJsonValue threshold = o.value(kThreshold);
     if (isAbsent(threshold))
         return u"Field 'threshold' is required."_s;
     if (!threshold.isDouble() || !std::isfinite(threshold.toDouble()))
-        return u"Field 'threshold' must be a finite number (got %1)."_s.arg(typeName(threshold));
+        return u"Field 'threshold' must be a finite number (got %1)."_s.arg(jsonTypeName(threshold));
     p.threshold = threshold.toDouble();
 
     if (auto e = readInteger(o, kForCount, 1, kMaxPolicyForCount, 1, &number))
@@ -269,13 +249,13 @@ std::optional<QString> policyFromJson(const QJsonObject &o, Policy *out)
     const QJsonValue params = o.value(kParams);
     if (!isAbsent(params)) {
         if (!params.isObject())
-            return u"Field 'params' must be an object (got %1)."_s.arg(typeName(params));
+            return u"Field 'params' must be an object (got %1)."_s.arg(jsonTypeName(params));
         p.params = params.toObject();
     }
     const QJsonValue enabled = o.value(kEnabled);
     if (!isAbsent(enabled)) {
         if (!enabled.isBool())
-            return u"Field 'enabled' must be true or false (got %1)."_s.arg(typeName(enabled));
+            return u"Field 'enabled' must be true or false (got %1)."_s.arg(jsonTypeName(enabled));
         p.enabled = enabled.toBool();
     }
     if (out)

@@ -60,26 +60,6 @@ QString describeChar(char32_t cp)
     return u"U+"_s + QString::number(static_cast<uint>(cp), 16).toUpper().rightJustified(4, u'0');
 }
 
-QString jsonTypeName(const QJsonValue &v)
-{
-    switch (v.type()) {
-    case QJsonValue::Null:
-        return u"null"_s;
-    case QJsonValue::Bool:
-        return u"a boolean"_s;
-    case QJsonValue::Double:
-        return u"a number"_s;
-    case QJsonValue::String:
-        return u"a string"_s;
-    case QJsonValue::Array:
-        return u"an array"_s;
-    case QJsonValue::Object:
-        return u"an object"_s;
-    case QJsonValue::Undefined:
-        break;
-    }
-    return u"nothing"_s;
-}
 
 // Characters as a user counts them: a surrogate pair (emoji, CJK extension) is one.
 qsizetype codePointCount(QStringView s)
@@ -519,6 +499,27 @@ std::optional<ValidationError> checkLabels(const QJsonObject &object, const Inge
 }
 
 } // namespace
+
+QString jsonTypeName(const QJsonValue &v)
+{
+    switch (v.type()) {
+    case QJsonValue::Null:
+        return u"null"_s;
+    case QJsonValue::Bool:
+        return u"a boolean"_s;
+    case QJsonValue::Double:
+        return u"a number"_s;
+    case QJsonValue::String:
+        return u"a string"_s;
+    case QJsonValue::Array:
+        return u"an array"_s;
+    case QJsonValue::Object:
+        return u"an object"_s;
+    case QJsonValue::Undefined:
+        break;
+    }
+    return u"nothing"_s;
+}
 
 bool isValidMetricName(QStringView name, int maxLength)
 {

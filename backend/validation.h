@@ -55,6 +55,8 @@ QJsonObject ingestEventToJson(const IngestEvent &e);
 // Shared building blocks (policies use the metric-name rule; GET filters use the timestamp parser).
 // 1..maxLength characters of [A-Za-z_:][A-Za-z0-9_:.-]*.
 bool isValidMetricName(QStringView name, int maxLength = 128);
+// "a string", "a number", "null", ... for error messages about JSON types.
+QString jsonTypeName(const QJsonValue &v);
 // No control characters (C0, DEL, C1), no line/paragraph separators, no unpaired surrogates.
 bool isPrintableText(QStringView text);
 // Strict RFC 3339 date-time with a zone ("Z" or ±HH:MM), optional fraction (kept to the millisecond).
