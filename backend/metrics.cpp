@@ -99,6 +99,8 @@ MetricsRegistry::Child &MetricsRegistry::child(const QByteArray &name, const QBy
         m_families.push_back(Family { name, help, type, {} });
         family = &m_families.back();
     }
+    if (family->help.isEmpty() && !help.isEmpty())
+        family->help = help; // a reader (e.g. the sampler) may have looked the family up first
     for (Child &c : family->children)
         if (c.labels == labels)
             return c;

@@ -686,8 +686,8 @@ std::optional<ValidationError> parseIngest(
     }
     if (!doc.isObject())
         return makeError(kInvalidJson, QString(),
-            u"Request body must be a JSON object, not an array; send one event as {…} "
-            u"(or use /api/v1/ingest/batch for several)."_s);
+            u"Request body must be a JSON object holding one event, e.g. "
+            u"{\"metric_name\": \"cpu_usage\", \"value\": 93.5}."_s);
 
     QJsonObject object = doc.object();
     const QList<TopLevelKey> keys = scanTopLevelKeys(json);

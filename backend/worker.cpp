@@ -75,6 +75,7 @@ void Worker::process(const TaskItem &task)
     out.taskId = task.taskId;
     out.kind = task.kind;
     out.attempts = task.attempts;
+    out.maxAttempts = task.maxAttempts;
     out.workerId = m_id;
     out.eventId = task.eventId;
     if (task.kind == QLatin1String("event")) {

@@ -421,6 +421,7 @@ bool Writer::applyBatch(std::vector<Op> &batch)
         m_auditHead = auditHeadBefore;
         m_auditSeq = auditSeqBefore;
         m_newReadyTasks = newReadyBefore;
+        m_delta = {};
         m_commitFailures->inc();
         {
             QMutexLocker lock(&m_stateMutex);
@@ -432,6 +433,13 @@ bool Writer::applyBatch(std::vector<Op> &batch)
         if (const auto *in = std::get_if<IngestOp>(&op); in && in->result.status == IngestResult::Status::Created)
             ++accepted;
     actionsCreated = m_work.actions - actionsBefore;
+    // Counters move only with what was committed.
+    m_tasksSuccess->inc(m_delta.success);
+    m_tasksFailure->inc(m_delta.failure);
+    m_retriesTotal->inc(m_delta.failure);
+    m_tasksDead->inc(m_delta.dead);
+    m_deadLetterTotal->inc(m_delta.dead);
+    m_delta = {};
     m_ingestTotal->inc(static_cast<quint64>(accepted));
     m_actionsTotal->inc(static_cast<quint64>(actionsCreated));
     {
@@ -571,12 +579,14 @@ bool Writer::applyEventOutcome(const TaskOutcome &o, qint64 now)
     ++m_work.completed;
     m_tasksSuccess->inc();
 
+    // Events without a source share one "" state per policy (a NULL would break the key).
+    const QString source = o.source.isEmpty() ? QStringLiteral("") : o.source;
     const std::shared_ptr<const QList<Policy>> policies = m_policies;
     for (const Policy &p : *policies) {
         if (!p.enabled || p.metricName != o.metricName)
             continue;
         const bool breached = o.breached.contains(p.id);
-        PolicyState &state = m_policyState[{ p.id, o.source }];
+        PolicyState &state = m_policyState[{ p.id, source }];
         const PolicyState old = state;
         const bool fire = advance(p, state, breached, now);
         if (state.streak != old.streak || state.lastFiredMs != old.lastFiredMs) {
@@ -585,7 +595,7 @@ bool Writer::applyEventOutcome(const TaskOutcome &o, qint64 now)
                                       "ON CONFLICT (policy_id, source) DO UPDATE SET streak=excluded.streak, "
                                       "last_fired_at=excluded.last_fired_at"));
             st.addBindValue(p.id);
-            st.addBindValue(o.source);
+            st.addBindValue(source);
             st.addBindValue(state.streak);
             st.addBindValue(state.lastFiredMs);
             if (!st.exec())
@@ -636,7 +646,10 @@ bool Writer::applyEventOutcome(const TaskOutcome &o, qint64 now)
 bool Writer::applyActionOutcome(const TaskOutcome &o, qint64 now)
 {
     QSqlDatabase conn = db();
-    const bool dead = !o.success && exhausted(m_config.retry, o.attempts);
+    RetryPolicy retry = m_config.retry;
+    if (o.maxAttempts > 0)
+        retry.maxAttempts = o.maxAttempts; // the task's own limit, as the reaper uses
+    const bool dead = !o.success && exhausted(retry, o.attempts);
     QString newStatus = o.success ? QStringLiteral("done") : dead ? QStringLiteral("dead") : QStringLiteral("ready");
     qint64 runAt = now;
     if (!o.success && !dead) {
@@ -689,22 +702,20 @@ bool Writer::applyActionOutcome(const TaskOutcome &o, qint64 now)
     if (o.success) {
         ++m_work.done;
         ++m_work.completed;
-        m_tasksSuccess->inc();
+        ++m_delta.success;
         kind = QStringLiteral("action_succeeded");
     } else if (dead) {
         ++m_work.dead;
         ++m_work.deadLettered;
         ++m_work.failedAttempts;
-        m_tasksDead->inc();
-        m_deadLetterTotal->inc();
+        ++m_delta.dead;
         kind = QStringLiteral("action_dead_lettered");
         details.insert(QStringLiteral("error"), o.error);
     } else {
         ++m_work.ready;
         ++m_work.retried;
         ++m_work.failedAttempts;
-        m_tasksFailure->inc();
-        m_retriesTotal->inc();
+        ++m_delta.failure;
         kind = QStringLiteral("action_failed");
         details.insert(QStringLiteral("error"), o.error);
         details.insert(QStringLiteral("retry_at"), isoUtc(runAt, true));

@@ -47,6 +47,7 @@ struct TaskOutcome
     qint64 taskId = 0;
     QString kind;
     int attempts = 0; // the attempt number this outcome belongs to (stale outcomes are ignored)
+    int maxAttempts = 0; // the task's own limit (0: the configured default)
     QString workerId;
     // event: ids of the policies the event breached (evaluated by the worker)
     QString metricName;
@@ -203,6 +204,10 @@ private:
     QByteArray m_auditHead = QByteArray(64, '0'); // hash of the last audit entry (audit::kGenesis)
     qint64 m_auditSeq = 0;
     bool m_newReadyTasks = false;
+    struct CounterDelta
+    {
+        quint64 success = 0, failure = 0, dead = 0;
+    } m_delta; // task results of the open transaction, added to the metrics on commit
     bool m_open = false;
     bool m_failNextCommit = false;
     bool m_healthy = true;

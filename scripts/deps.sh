@@ -9,8 +9,8 @@ BUILD_PACKAGES=(
     libqt6sql6-sqlite libqt6sql6-psql qt6-qpa-plugins libgl-dev
     fonts-dejavu-core curl
 )
-# Extra packages for the test suite (valgrind for the disconnect tests, PostgreSQL for the pg label).
-TEST_PACKAGES=(valgrind sqlite3 procps)
+# Extra packages for the test suite (valgrind for the disconnect tests, promtool for /metrics).
+TEST_PACKAGES=(valgrind sqlite3 procps prometheus)
 
 want=("${BUILD_PACKAGES[@]}")
 if [[ "${1:-}" == "--test" ]]; then

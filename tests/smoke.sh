@@ -24,6 +24,9 @@ code=$(curl -s -o "$work/body" -w '%{http_code}' -X POST -H 'Content-Type: appli
     -d '{"metric_name":"cpu_usage","value":42.5,"source":"smoke"}' "$url/api/v1/ingest")
 [[ "$code" == 202 ]] || { echo "ingest answered $code: $(cat "$work/body")"; exit 1; }
 curl -sf "$url/metrics" | grep -q '^ingest_total 1$'
+if command -v promtool >/dev/null; then
+    curl -sf "$url/metrics" | promtool check metrics
+fi
 
 port=${url##*:}
 if "$VIGIL" --headless --port "$port" --db "$work/other.db" >"$work/out2" 2>"$work/err2"; then

@@ -195,6 +195,36 @@ private slots:
         QCOMPARE(scalar(path, QStringLiteral("SELECT max(seq) - min(seq) + 1 - count(*) FROM audit_log")), 0); // no gaps
     }
 
+    void eventWithoutSourceCanBreach()
+    {
+        // Regression: a breach by an event without "source" once broke the whole group commit.
+        MetricsRegistry metrics;
+        Writer w(config(), metrics);
+        QString error;
+        QVERIFY(w.open(freshPath(), &error));
+        bool ingested = false;
+        w.submitIngest(event(QStringLiteral("cpu_usage"), 99, {}, QString()), [&](const IngestResult &r) {
+            ingested = r.status == IngestResult::Status::Created;
+        });
+        QTRY_VERIFY(ingested);
+        const auto tasks = claim(w, QStringLiteral("w"), 10);
+        QCOMPARE(tasks.size(), 1);
+        QVERIFY(tasks[0].source.isEmpty());
+        TaskOutcome o;
+        o.taskId = tasks[0].taskId;
+        o.kind = QStringLiteral("event");
+        o.attempts = 1;
+        o.workerId = QStringLiteral("w");
+        o.metricName = QStringLiteral("cpu_usage");
+        o.source = tasks[0].source;
+        o.eventId = tasks[0].refId;
+        o.breached = { policyId(w, QStringLiteral("cpu_usage")) };
+        QVERIFY(outcome(w, o));
+        QCOMPARE(w.snapshot().actions, 1);
+        QCOMPARE(w.snapshot().done, 1);
+        w.close();
+    }
+
     void failedActionsRetryWithBackoffThenDeadLetter()
     {
         MetricsRegistry metrics;

@@ -45,12 +45,14 @@ public:
                 bool ok = false;
                 delayMs = fault.mid(6).toInt(&ok);
                 if (!ok || delayMs < 0 || delayMs > kMaxInjectedDelayMs) {
+                    reject("invalid_header");
                     reply.send(HttpResponse::error(400, QStringLiteral("invalid_header"),
                                                    QStringLiteral("X-Vigil-Fault delay must be 0..%1 ms").arg(kMaxInjectedDelayMs),
                                                    QStringLiteral("X-Vigil-Fault")));
                     return;
                 }
             } else {
+                reject("invalid_header");
                 reply.send(HttpResponse::error(400, QStringLiteral("invalid_header"),
                                                QStringLiteral("X-Vigil-Fault must be 'error' or 'delay=<ms>'"),
                                                QStringLiteral("X-Vigil-Fault")));
