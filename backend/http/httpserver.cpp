@@ -260,8 +260,9 @@ private:
             const qint64 room = kMaxHeadBytes + 4 - conn->head.size();
             QByteArray chunk = socket->peek(std::min<qint64>(socket->bytesAvailable(), room));
             if (conn->head.isEmpty()) { // Qt skips blank lines between requests; so do we
+                const auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
                 qsizetype skip = 0;
-                while (skip < chunk.size() && (chunk.at(skip) == ' ' || chunk.at(skip) == '\t' || chunk.at(skip) == '\r' || chunk.at(skip) == '\n'))
+                while (skip < chunk.size() && blank(chunk.at(skip)))
                     ++skip;
                 chunk.remove(0, skip);
             }
@@ -295,7 +296,8 @@ private:
         QList<QByteArray> parts = lines.first().trimmed().split(' ');
         parts.removeAll(QByteArray());
         const auto isMethod = [](const QByteArray &m) {
-            return !m.isEmpty() && m.size() <= 32 && std::all_of(m.begin(), m.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
+            return !m.isEmpty() && m.size() <= 32
+                && std::all_of(m.begin(), m.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
         };
         if (parts.size() != 3 || !isMethod(parts.at(0)) || (parts.at(2) != "HTTP/1.1" && parts.at(2) != "HTTP/1.0")) {
             refuse(socket, conn, 400, QStringLiteral("bad_request"),
@@ -329,7 +331,9 @@ private:
         }
         if (contentLength > m_config.maxBodyBytes) {
             refuse(socket, conn, 413, QStringLiteral("payload_too_large"),
-                   QStringLiteral("request body of %1 bytes exceeds the limit of %2 bytes").arg(contentLength).arg(m_config.maxBodyBytes));
+                   QStringLiteral("request body of %1 bytes exceeds the limit of %2 bytes")
+                       .arg(contentLength)
+                       .arg(m_config.maxBodyBytes));
             return false;
         }
         // Qt 6.4 never answers it (curl then stalls 1 s on bodies > 1 MiB). Only when nothing is
@@ -343,9 +347,7 @@ private:
     // owed leave first (request order), then this one with Connection: close.
     void refuse(QTcpSocket *socket, ConnState *conn, int status, const QString &code, const QString &message)
     {
-        conn->refused = true;
-        if (m_http)
-            socket->disconnect(m_http);
+        stopReading(socket, conn);
         if (socket->isTransactionStarted())
             socket->commitTransaction();
         socket->skip(socket->bytesAvailable());
@@ -364,6 +366,14 @@ private:
         conn->fifo.push_back(slot);
         ++pending;
         pump(slot);
+    }
+
+    // Qt's parser sees nothing more of this connection; the guard drops whatever still arrives.
+    void stopReading(QTcpSocket *socket, ConnState *conn)
+    {
+        conn->refused = true;
+        if (m_http)
+            socket->disconnect(m_http);
     }
 
     void onRequest(const QHttpServerRequest &request, QHttpServerResponder &&responder)
@@ -393,6 +403,8 @@ private:
         // HTTP/1.0 closes unless it asked for keep-alive (Qt 6.4 cannot tell the version).
         slot->closeAfter = http10 ? !http10KeepAlive : req.header("Connection").toLower().contains("close");
         slot->keepAliveHeader = http10 && http10KeepAlive;
+        if (slot->closeAfter)
+            stopReading(socket, conn); // RFC 9112 §9.6: no request after a closing one is processed
         slot->conn = conn;
         conn->fifo.push_back(slot);
         ++pending;
@@ -400,15 +412,14 @@ private:
         // Counted first, checked second: drain() then waits for any handler already past this point.
         if (refusing.load()) {
             slot->closeAfter = true;
+            stopReading(socket, conn);
             reply.send(HttpResponse::error(503, QStringLiteral("shutting_down"), QStringLiteral("the server is shutting down"))
                            .withHeader("Retry-After", "5"));
             return;
         }
         // A chunked body has no Content-Length for the guard to refuse early.
         if (req.body.size() > m_config.maxBodyBytes) {
-            conn->refused = true;
-            if (m_http)
-                socket->disconnect(m_http);
+            stopReading(socket, conn);
             slot->closeAfter = true;
             slot->endpoint = "other";
             reply.send(HttpResponse::error(413, QStringLiteral("payload_too_large"),
