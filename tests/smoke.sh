@@ -23,9 +23,11 @@ curl -sf "$url/healthz" | grep -q '"ok":true'
 code=$(curl -s -o "$work/body" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
     -d '{"metric_name":"cpu_usage","value":42.5,"source":"smoke"}' "$url/api/v1/ingest")
 [[ "$code" == 202 ]] || { echo "ingest answered $code: $(cat "$work/body")"; exit 1; }
-curl -sf "$url/metrics" | grep -q '^ingest_total 1$'
+# Into a file first: with pipefail, "curl | grep -q" fails when grep exits before curl is done.
+curl -sf "$url/metrics" >"$work/metrics"
+grep -q '^ingest_total 1$' "$work/metrics"
 if command -v promtool >/dev/null; then
-    curl -sf "$url/metrics" | promtool check metrics
+    promtool check metrics <"$work/metrics"
 fi
 
 port=${url##*:}
