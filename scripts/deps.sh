@@ -10,7 +10,9 @@ BUILD_PACKAGES=(
     fonts-dejavu-core curl
 )
 # Extra packages for the test suite (valgrind for the disconnect tests, promtool for /metrics).
-TEST_PACKAGES=(valgrind sqlite3 procps prometheus)
+# Package test (tests/package_test.sh): dpkg-dev + file for CPack's shlibdeps, and the validators it runs.
+TEST_PACKAGES=(valgrind sqlite3 procps prometheus
+    dpkg-dev file lintian appstream desktop-file-utils man-db)
 
 want=("${BUILD_PACKAGES[@]}")
 if [[ "${1:-}" == "--test" ]]; then
