@@ -12,11 +12,13 @@
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QCoreApplication>
+#include <QDir>
 #include <QFileInfo>
 #include <QInputDialog>
 #include <QMessageBox>
 #include <QSettings>
 #include <QSocketNotifier>
+#include <QStandardPaths>
 #include <QTimer>
 
 #include <csignal>
@@ -122,6 +124,10 @@ void addOptions(QCommandLineParser &p)
           QStringLiteral("text") },
         { QStringLiteral("log-level"), QStringLiteral("debug, info (default), warning or error."), QStringLiteral("level"),
           QStringLiteral("info") },
+        { QStringLiteral("log-file"),
+          QStringLiteral("JSON log file, rotated at 10 MiB keeping 5 old files (default: logs/<database name>.log next to "
+                         "the database; none = no file)."),
+          QStringLiteral("path|none") },
     });
 }
 
@@ -146,6 +152,9 @@ public:
         if (m_file->status() != QSettings::NoError)
             fail(QStringLiteral("--config: cannot parse %1 (expected lines like 'port = 9000')").arg(path));
         for (const QString &key : m_file->allKeys()) {
+            // QSettings only knows ';' comments; "# port = 9000" would arrive as the key "# port".
+            if (key.startsWith(QLatin1Char('#')))
+                continue;
             const bool valueOption = key != QLatin1String("config") && key != QLatin1String("headless")
                 && key != QLatin1String("help") && key != QLatin1String("version");
             if (!valueOption || !hasOption(key))
@@ -173,7 +182,7 @@ private:
             QStringLiteral("remediator-latency-ms"), QStringLiteral("remediator-failure-rate"),
             QStringLiteral("remediator-timeout-ms"), QStringLiteral("max-attempts"), QStringLiteral("retry-base"),
             QStringLiteral("retry-cap"), QStringLiteral("lease-seconds"), QStringLiteral("connect"),
-            QStringLiteral("log-format"), QStringLiteral("log-level"),
+            QStringLiteral("log-format"), QStringLiteral("log-level"), QStringLiteral("log-file"),
         };
         return names.contains(name);
     }
@@ -223,7 +232,18 @@ ServerConfig configFrom(const Options &p)
     return c;
 }
 
-void setupLogging(const Options &p)
+// The same default as Backend: vigil.db in the user's data directory.
+QString databasePath(const Options &p)
+{
+    QString path = p.value(QStringLiteral("db"));
+    if (path.isEmpty())
+        path = QStandardPaths::writableLocation(QStandardPaths::AppDataLocation) + QStringLiteral("/vigil.db");
+    return QDir::cleanPath(QDir::current().absoluteFilePath(path));
+}
+
+// Returns the log file in use (empty: none). withServer: an embedded or headless server runs, so
+// the default file sits next to its database; a window watching a remote server has no default.
+QString setupLogging(const Options &p, bool withServer)
 {
     const QString format = p.value(QStringLiteral("log-format"));
     if (format != QLatin1String("text") && format != QLatin1String("json"))
@@ -231,12 +251,35 @@ void setupLogging(const Options &p)
     QtMsgType level = QtInfoMsg;
     if (!logging::parseLevel(p.value(QStringLiteral("log-level")), &level))
         fail(QStringLiteral("--log-level must be debug, info, warning or error"));
-    logging::install(format == QLatin1String("json") ? logging::Format::Json : logging::Format::Text, level);
+    logging::Options options;
+    options.format = format == QLatin1String("json") ? logging::Format::Json : logging::Format::Text;
+    options.minimumLevel = level;
+    const bool explicitFile = p.isSet(QStringLiteral("log-file"));
+    if (explicitFile) {
+        const QString file = p.value(QStringLiteral("log-file"));
+        if (file.isEmpty())
+            fail(QStringLiteral("--log-file needs a path, or none"));
+        if (file != QLatin1String("none"))
+            options.filePath = QDir::cleanPath(QDir::current().absoluteFilePath(file));
+    } else if (withServer) {
+        const QFileInfo db(databasePath(p));
+        options.filePath = db.absolutePath() + QStringLiteral("/logs/") + db.completeBaseName() + QStringLiteral(".log");
+    }
+    QString error;
+    if (!logging::install(options, &error)) {
+        if (explicitFile)
+            fail(QStringLiteral("--log-file: %1").arg(error));
+        // The default place is not writable: keep running, logging to stderr only.
+        logging::warning("log_file_unavailable", { { QStringLiteral("path"), options.filePath },
+                                                   { QStringLiteral("error"), error } });
+        options.filePath.clear();
+    }
+    return options.filePath;
 }
 
 int runHeadless(QCoreApplication &app, const Options &parser)
 {
-    setupLogging(parser);
+    const QString logFile = setupLogging(parser, true);
     Backend backend(configFrom(parser));
     QString error;
     if (!backend.start(&error)) {
@@ -250,6 +293,8 @@ int runHeadless(QCoreApplication &app, const Options &parser)
                  "Watch it:             curl %s/api/v1/ui/simulator/status\n"
                  "Stop with Ctrl+C.\n",
                  VIGIL_VERSION, qPrintable(url), qPrintable(backend.databasePath()), qPrintable(url), qPrintable(url));
+    if (!logFile.isEmpty())
+        std::fprintf(stdout, "Log file:             %s\n", qPrintable(logFile));
     std::fflush(stdout);
     installSignalHandlers(&app, [&app, &backend] {
         backend.stop();
@@ -257,12 +302,13 @@ int runHeadless(QCoreApplication &app, const Options &parser)
     });
     const int rc = app.exec();
     backend.stop();
+    logging::shutdown();
     return rc;
 }
 
 int runWindow(QApplication &app, const Options &parser)
 {
-    setupLogging(parser);
+    setupLogging(parser, !parser.isSet(QStringLiteral("connect")));
     theme::apply(app);
     std::unique_ptr<Backend> backend;
     QUrl url;
@@ -310,7 +356,9 @@ int runWindow(QApplication &app, const Options &parser)
         if (backend)
             backend->stop();
     });
-    return app.exec();
+    const int rc = app.exec();
+    logging::shutdown();
+    return rc;
 }
 
 } // namespace

@@ -2,6 +2,7 @@
 
 #include "api/auditapi.h"
 #include "api/ingestapi.h"
+#include "api/logapi.h"
 #include "api/simulatorapi.h"
 #include "api/systemapi.h"
 #include "http/httpserver.h"
@@ -199,6 +200,15 @@ bool Backend::start(QString *error)
         return false;
     }
     d->writerOpen = true;
+    {
+        const QueueSnapshot q = d->writer->snapshot();
+        logging::info("queue_opened", { { QStringLiteral("database"), d->dbPath },
+                                        { QStringLiteral("ready"), q.ready },
+                                        { QStringLiteral("leased"), q.leased },
+                                        { QStringLiteral("dead"), q.dead },
+                                        { QStringLiteral("events"), q.events },
+                                        { QStringLiteral("actions"), q.actions } });
+    }
 
     d->reader = new Reader;
     d->readerThread = startThread(QStringLiteral("vigil-reader"), d->reader);
@@ -241,6 +251,7 @@ bool Backend::start(QString *error)
         d->workers.push_back(worker);
         connect(d->writer, &Writer::tasksAvailable, worker, &Worker::wake);
         QMetaObject::invokeMethod(worker, &Worker::start, Qt::QueuedConnection);
+        logging::info("worker_started", { { QStringLiteral("worker"), worker->id() } });
     }
 
     registerIngestRoutes(d->router, *d->writer, d->metrics, m_config);
@@ -249,6 +260,7 @@ bool Backend::start(QString *error)
                                                     [flag = d->workersRunning] { return flag->load(); } });
     registerSimulatorRoutes(d->router, *d->simulator);
     registerAuditRoutes(d->router, *d->reader);
+    registerLogRoutes(d->router, logging::recentLines());
 
     d->http = std::make_unique<HttpServer>(d->router, d->metrics, m_config);
     QString listenError;
@@ -279,6 +291,8 @@ void Backend::stop()
     if (!m_running)
         return;
     m_running = false;
+    const qint64 stopStartedNs = steadyNowNs();
+    logging::info("server_stopping", {});
     // 1. Stop accepting new connections and stop generating load.
     if (d->http)
         d->http->stopAccepting();
@@ -293,7 +307,18 @@ void Backend::stop()
     // 3. Workers stop claiming and finish what they hold (bounded by the remediator timeout).
     QSemaphore drained;
     for (Worker *w : d->workers)
-        QMetaObject::invokeMethod(w, [w, &drained] { w->drain([&drained] { drained.release(); }); }, Qt::QueuedConnection);
+        QMetaObject::invokeMethod(
+            w,
+            [w, &drained] {
+                w->drain([w, &drained] {
+                    const Worker::Stats s = w->stats();
+                    logging::info("worker_stopped", { { QStringLiteral("worker"), w->id() },
+                                                      { QStringLiteral("processed"), s.processed },
+                                                      { QStringLiteral("failed"), s.failed } });
+                    drained.release();
+                });
+            },
+            Qt::QueuedConnection);
     if (!drained.tryAcquire(int(d->workers.size()), m_config.remediator.timeoutMs + 2000))
         logging::warning("workers_not_drained", { { QStringLiteral("note"), QStringLiteral("leases released instead") } });
     for (auto &t : d->workerThreads)
@@ -310,6 +335,10 @@ void Backend::stop()
     // 4. Flush the writer, give back any lease still held by this node, close the database.
     if (d->writer) {
         QMetaObject::invokeMethod(d->writer, [w = d->writer] { w->close(); }, Qt::BlockingQueuedConnection);
+        const QueueSnapshot q = d->writer->snapshot();
+        logging::info("queue_closed", { { QStringLiteral("ready"), q.ready },
+                                        { QStringLiteral("leased"), q.leased },
+                                        { QStringLiteral("dead"), q.dead } });
         joinThread(d->writerThread);
         d->writer = nullptr;
     }
@@ -323,7 +352,8 @@ void Backend::stop()
         d->lock->unlock();
         d->lock.reset();
     }
-    logging::info("server_stopped", {});
+    logging::info("server_stopped",
+                  { { QStringLiteral("shutdown_ms"), double((steadyNowNs() - stopStartedNs) / 1000) / 1000.0 } });
     emit stopped();
 }
 

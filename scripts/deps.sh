@@ -9,9 +9,10 @@ BUILD_PACKAGES=(
     libqt6sql6-sqlite libqt6sql6-psql qt6-qpa-plugins libgl-dev
     fonts-dejavu-core curl
 )
-# Extra packages for the test suite (valgrind for the disconnect tests, promtool for /metrics).
+# Extra packages for the test suite (valgrind for the disconnect tests, promtool for /metrics,
+# prometheus + jq for the real-Prometheus test).
 # Package test (tests/package_test.sh): dpkg-dev + file for CPack's shlibdeps, and the validators it runs.
-TEST_PACKAGES=(valgrind sqlite3 procps prometheus
+TEST_PACKAGES=(valgrind sqlite3 procps prometheus jq
     dpkg-dev file lintian appstream desktop-file-utils man-db)
 
 want=("${BUILD_PACKAGES[@]}")

@@ -102,7 +102,7 @@ void TestValidation::rejects_data()
     QTest::newRow("two objects") << QByteArray(R"({"metric_name":"cpu","value":1}{})") << json << QString()
                                  << u"byte"_s;
     QTest::newRow("array body") << QByteArray(R"([{"metric_name":"cpu","value":1}])") << json << QString()
-                                << u"not an array"_s;
+                                << u"must be a JSON object holding one event"_s;
     QTest::newRow("number body") << QByteArray("42") << json << QString() << u"not valid JSON"_s;
     QTest::newRow("string body") << QByteArray(R"("cpu")") << json << QString() << u"not valid JSON"_s;
     QTest::newRow("null body") << QByteArray("null") << json << QString() << u"not valid JSON"_s;

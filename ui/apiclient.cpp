@@ -12,6 +12,7 @@ namespace vigil {
 namespace {
 
 constexpr auto generationProperty = "_vigil_generation";
+constexpr auto replacedProperty = "_vigil_replaced"; // aborted because a newer request replaced it
 
 // The backend's error shape is {"ok":false,"error":{"code","message","field"}}; anything else
 // (a proxy's HTML page, an empty body) falls back to the HTTP reason phrase.
@@ -28,6 +29,8 @@ ApiClient::ApiClient(const QUrl &baseUrl, QObject *parent)
     , m_nam(new QNetworkAccessManager(this))
     , m_baseUrl(baseUrl)
 {
+    // Answers carry the query they answer; registered so queued connections and QSignalSpy take it.
+    qRegisterMetaType<QUrlQuery>();
     // Requests to the embedded backend must not be routed through an environment proxy.
     m_nam->setProxy(QNetworkProxy::NoProxy);
     m_pollTimer.setTimerType(Qt::CoarseTimer);
@@ -54,6 +57,12 @@ QString ApiClient::describe(Kind kind)
         return QStringLiteral("simulator start");
     case Kind::Stop:
         return QStringLiteral("simulator stop");
+    case Kind::Audit:
+        return QStringLiteral("audit trail");
+    case Kind::AuditVerify:
+        return QStringLiteral("audit verify");
+    case Kind::Logs:
+        return QStringLiteral("log");
     }
     return QString();
 }
@@ -87,6 +96,34 @@ void ApiClient::startSimulator(const QUrlQuery &params)
 void ApiClient::stopSimulator()
 {
     post(QStringLiteral("/api/v1/ui/simulator/stop"), QUrlQuery(), Kind::Stop);
+}
+
+bool ApiClient::fetchLatest(QPointer<QNetworkReply> &slot, const QString &path, const QUrlQuery &query, Kind kind)
+{
+    if (slot) {
+        if (QUrlQuery(slot->request().url()).toString(QUrl::FullyDecoded) == query.toString(QUrl::FullyDecoded))
+            return false;
+        slot->setProperty(replacedProperty, true);
+        slot->abort();
+    }
+    slot = get(path, query, kind);
+    return true;
+}
+
+bool ApiClient::fetchAudit(const QUrlQuery &query)
+{
+    return fetchLatest(m_auditReply, QStringLiteral("/api/v1/audit"), query, Kind::Audit);
+}
+
+void ApiClient::verifyAudit()
+{
+    if (!m_verifyReply)
+        m_verifyReply = get(QStringLiteral("/api/v1/audit/verify"), QUrlQuery(), Kind::AuditVerify);
+}
+
+bool ApiClient::fetchLogs(const QUrlQuery &query)
+{
+    return fetchLatest(m_logsReply, QStringLiteral("/api/v1/logs"), query, Kind::Logs);
 }
 
 void ApiClient::startPolling(int intervalMs)
@@ -154,8 +191,8 @@ void ApiClient::track(QNetworkReply *reply, Kind kind)
     reply->setProperty(generationProperty, m_generation);
     connect(reply, &QNetworkReply::finished, this, [this, reply, kind] {
         reply->deleteLater();
-        if (reply->property(generationProperty).toULongLong() != m_generation)
-            return; // aborted by setBaseUrl() or destruction, or an answer from the old server
+        if (reply->property(generationProperty).toULongLong() != m_generation || reply->property(replacedProperty).toBool())
+            return; // aborted by setBaseUrl(), destruction or a newer request, or an answer from the old server
         const bool ok = handleReply(reply, kind);
         if (kind == Kind::Start || kind == Kind::Stop)
             emit simulatorCommandFinished(ok);
@@ -164,7 +201,6 @@ void ApiClient::track(QNetworkReply *reply, Kind kind)
 
 bool ApiClient::handleReply(QNetworkReply *reply, Kind kind)
 {
-    const QString what = describe(kind);
     const QVariant statusAttr = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute);
     if (!statusAttr.isValid()) {
         // No HTTP answer at all: refused, reset, timed out, DNS...
@@ -172,7 +208,7 @@ bool ApiClient::handleReply(QNetworkReply *reply, Kind kind)
         if (reply->error() == QNetworkReply::OperationCanceledError || reply->error() == QNetworkReply::TimeoutError)
             message = tr("no answer within %1 s").arg(requestTimeoutMs / 1000);
         setConnected(false);
-        emit requestFailed(what, message);
+        reportFailure(reply, kind, message);
         return false;
     }
 
@@ -188,14 +224,14 @@ bool ApiClient::handleReply(QNetworkReply *reply, Kind kind)
         const QString field = error.value(QLatin1String("field")).toString();
         if (kind == Kind::Start && status == 400 && !field.isEmpty())
             emit parameterRejected(field, error.value(QLatin1String("message")).toString());
-        emit requestFailed(what, message);
+        reportFailure(reply, kind, message);
         return false;
     }
 
     QJsonParseError parseError;
     const QJsonDocument doc = QJsonDocument::fromJson(body, &parseError);
     if (parseError.error != QJsonParseError::NoError || !doc.isObject()) {
-        emit requestFailed(what, tr("the answer is not a JSON object"));
+        reportFailure(reply, kind, tr("the answer is not a JSON object"));
         return false;
     }
     const QJsonObject object = doc.object();
@@ -223,8 +259,35 @@ bool ApiClient::handleReply(QNetworkReply *reply, Kind kind)
             emit samplesReceived(fresh);
         break;
     }
+    case Kind::Audit:
+        emit auditReceived(object, QUrlQuery(reply->request().url()));
+        break;
+    case Kind::AuditVerify:
+        emit auditVerified(object);
+        break;
+    case Kind::Logs:
+        emit logsReceived(object, QUrlQuery(reply->request().url()));
+        break;
     }
     return true;
+}
+
+void ApiClient::reportFailure(QNetworkReply *reply, Kind kind, const QString &message)
+{
+    switch (kind) {
+    case Kind::Audit:
+        emit auditFailed(QUrlQuery(reply->request().url()), message);
+        break;
+    case Kind::AuditVerify:
+        emit auditVerifyFailed(message);
+        break;
+    case Kind::Logs:
+        emit logsFailed(QUrlQuery(reply->request().url()), message);
+        break;
+    default:
+        break;
+    }
+    emit requestFailed(describe(kind), message);
 }
 
 void ApiClient::setConnected(bool connected)
@@ -246,6 +309,9 @@ void ApiClient::abortAll()
     m_statusReply.clear();
     m_queueReply.clear();
     m_samplesReply.clear();
+    m_auditReply.clear();
+    m_verifyReply.clear();
+    m_logsReply.clear();
 }
 
 } // namespace vigil

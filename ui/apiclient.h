@@ -38,6 +38,14 @@ public:
     void startSimulator(const QUrlQuery &params);
     void stopSimulator();
 
+    // GET /api/v1/audit?<query> → auditReceived(answer, query). At most one in flight: the same
+    // query again is skipped (returns false); a different one replaces the one in flight.
+    bool fetchAudit(const QUrlQuery &query);
+    // GET /api/v1/audit/verify → auditVerified(answer), or auditVerifyFailed(message).
+    void verifyAudit();
+    // GET /api/v1/logs?<query> → logsReceived(answer, query). In flight: as fetchAudit().
+    bool fetchLogs(const QUrlQuery &query);
+
     void startPolling(int intervalMs = 1000);
     void stopPolling();
     bool isPolling() const { return m_pollTimer.isActive(); }
@@ -65,9 +73,17 @@ signals:
     void connectionChanged(bool connected);
     // The server changed (setBaseUrl): views should drop what they show.
     void baseUrlChanged(const QUrl &baseUrl);
+    // Answers of the audit and log endpoints, with the query they answer (so stale ones can be told).
+    void auditReceived(const QJsonObject &answer, const QUrlQuery &query);
+    void auditVerified(const QJsonObject &answer);
+    void auditVerifyFailed(const QString &message);
+    void logsReceived(const QJsonObject &answer, const QUrlQuery &query);
+    // The request got no usable answer (also reported through requestFailed).
+    void auditFailed(const QUrlQuery &query, const QString &message);
+    void logsFailed(const QUrlQuery &query, const QString &message);
 
 private:
-    enum class Kind { Status, Queue, Samples, Start, Stop };
+    enum class Kind { Status, Queue, Samples, Start, Stop, Audit, AuditVerify, Logs };
     enum class ConnectionState { Unknown, Up, Down };
 
     static QString describe(Kind kind);
@@ -78,7 +94,10 @@ private:
     void track(QNetworkReply *reply, Kind kind);
     bool handleReply(QNetworkReply *reply, Kind kind); // true: a usable 2xx answer
     void setConnected(bool connected);
+    void reportFailure(QNetworkReply *reply, Kind kind, const QString &message);
     void abortAll();
+    // Replaces `slot` unless it is in flight with the same query (then false).
+    bool fetchLatest(QPointer<QNetworkReply> &slot, const QString &path, const QUrlQuery &query, Kind kind);
 
     QNetworkAccessManager *m_nam = nullptr;
     QUrl m_baseUrl;
@@ -87,6 +106,9 @@ private:
     QPointer<QNetworkReply> m_statusReply;
     QPointer<QNetworkReply> m_queueReply;
     QPointer<QNetworkReply> m_samplesReply;
+    QPointer<QNetworkReply> m_auditReply;
+    QPointer<QNetworkReply> m_verifyReply;
+    QPointer<QNetworkReply> m_logsReply;
     qint64 m_lastSampleMs = -1; // "since" for the next time-series request; -1: none yet
     ConnectionState m_connection = ConnectionState::Unknown;
     quint64 m_generation = 0; // bumped by setBaseUrl(): answers from the old server are dropped

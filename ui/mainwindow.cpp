@@ -1,8 +1,10 @@
 #include "mainwindow.h"
 
 #include "apiclient.h"
+#include "auditpanel.h"
 #include "chartpanel.h"
 #include "kpitile.h"
+#include "logpanel.h"
 #include "queuepanel.h"
 #include "simulatorpanel.h"
 #include "theme.h"
@@ -26,6 +28,7 @@
 #include <QRegularExpression>
 #include <QStatusBar>
 #include <QStyle>
+#include <QTabWidget>
 #include <QToolBar>
 #include <QToolButton>
 #include <QUrlQuery>
@@ -94,7 +97,16 @@ MainWindow::MainWindow(ApiClient *client, QWidget *parent)
 
     buildMenus();
     buildToolBar();
-    setCentralWidget(buildCentral());
+    // The dashboard stays the first tab; the audit and log tabs poll only while they are shown.
+    m_tabs = new QTabWidget(this);
+    m_tabs->setObjectName(QStringLiteral("mainTabs"));
+    m_tabs->setDocumentMode(true);
+    m_tabs->addTab(buildCentral(), tr("Dashboard"));
+    m_auditPanel = new AuditPanel(m_client, m_tabs);
+    m_tabs->addTab(m_auditPanel, tr("Audit trail"));
+    m_logPanel = new LogPanel(m_client, m_tabs);
+    m_tabs->addTab(m_logPanel, tr("Log"));
+    setCentralWidget(m_tabs);
 
     m_connectionLabel = new QLabel(this);
     m_connectionLabel->setTextFormat(Qt::RichText);

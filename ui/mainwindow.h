@@ -9,18 +9,22 @@
 class QAction;
 class QActionGroup;
 class QLabel;
+class QTabWidget;
 class QUrlQuery;
 
 namespace vigil {
 
 class ApiClient;
+class AuditPanel;
 class ChartPanel;
 class KpiTile;
+class LogPanel;
 class QueuePanel;
 class SimulatorPanel;
 
-// The dashboard: simulator controls, KPI tiles and three live charts, all fed by ApiClient
-// (DESIGN.md §7). The window never touches backend objects; it only shows what the REST API says.
+// The dashboard (simulator controls, KPI tiles and three live charts), the audit trail and the
+// server log, in three tabs, all fed by ApiClient (DESIGN.md §7). The window never touches
+// backend objects; it only shows what the REST API says.
 class MainWindow final : public QMainWindow
 {
     Q_OBJECT
@@ -37,6 +41,9 @@ public:
     QList<ChartPanel *> charts() const;
     SimulatorPanel *simulatorPanel() const { return m_simulator; }
     QueuePanel *queuePanel() const { return m_queuePanel; }
+    QTabWidget *tabs() const { return m_tabs; }
+    AuditPanel *auditPanel() const { return m_auditPanel; }
+    LogPanel *logPanel() const { return m_logPanel; }
     // Keys: generated, succeeded, failed, success_rate, actual_rate, runtime, queue_depth,
     // rate_limited, timeouts, malformed, retried, dropped, in_flight, dead_letters.
     KpiTile *tile(const QString &key) const { return m_tiles.value(key); }
@@ -71,6 +78,9 @@ private:
     QPointer<ApiClient> m_client;
     SimulatorPanel *m_simulator = nullptr;
     QueuePanel *m_queuePanel = nullptr;
+    QTabWidget *m_tabs = nullptr;
+    AuditPanel *m_auditPanel = nullptr;
+    LogPanel *m_logPanel = nullptr;
     ChartPanel *m_queueChart = nullptr;
     ChartPanel *m_throughputChart = nullptr;
     ChartPanel *m_latencyChart = nullptr;

@@ -18,6 +18,7 @@ struct AuditFilter
     int limit = 100;
     qint64 before = 0; // seq; 0 = newest
     QString kind, actor, subject;
+    QString text; // substring of actor, kind, subject or details (ASCII case-insensitive)
 };
 
 HttpResponse badParameter(const QString &field, const QString &message)
@@ -46,10 +47,15 @@ void registerAuditRoutes(Router &router, Reader &reader)
                 f.actor = value;
             } else if (key == QLatin1String("subject")) {
                 f.subject = value;
+            } else if (key == QLatin1String("text")) {
+                if (value.size() > 200)
+                    return reply.send(badParameter(key, QStringLiteral("text must be at most 200 characters")));
+                f.text = value;
             } else {
                 return reply.send(HttpResponse::error(
                     400, QStringLiteral("unknown_parameter"),
-                    QStringLiteral("unknown query parameter '%1' (known: limit, before, kind, actor, subject)").arg(key), key));
+                    QStringLiteral("unknown query parameter '%1' (known: limit, before, kind, actor, subject, text)").arg(key),
+                    key));
             }
         }
         reader.run(
@@ -71,6 +77,12 @@ void registerAuditRoutes(Router &router, Reader &reader)
                 if (!f.subject.isEmpty()) {
                     sql += QStringLiteral(" AND subject = ?");
                     binds << f.subject;
+                }
+                if (!f.text.isEmpty()) {
+                    // SQLite's lower() folds ASCII only; the needle is folded the same way.
+                    sql += QStringLiteral(" AND instr(lower(actor || char(10) || kind || char(10) || subject || char(10) || "
+                                          "details), lower(?)) > 0");
+                    binds << f.text;
                 }
                 sql += QStringLiteral(" ORDER BY seq DESC LIMIT ?");
                 binds << f.limit + 1;
