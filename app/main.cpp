@@ -31,7 +31,7 @@ using namespace vigil;
 
 namespace {
 
-int g_signalPipe[2] = { -1, -1 };
+int g_signalPipe[2] = {-1, -1};
 
 void onSignal(int)
 {
@@ -51,7 +51,9 @@ void installSignalHandlers(QObject *context, std::function<void()> onStop)
         notifier->setEnabled(false);
         onStop();
     });
-    struct sigaction sa {};
+    struct sigaction sa
+    {
+    };
     sa.sa_handler = onSignal;
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = SA_RESTART;
@@ -83,51 +85,57 @@ void addOptions(QCommandLineParser &p)
     p.addHelpOption();
     p.addVersionOption();
     p.addOptions({
-        { QStringLiteral("headless"), QStringLiteral("Run the server without a window (no display needed).") },
-        { QStringLiteral("config"),
-          QStringLiteral("INI file with defaults for any option below, one 'name = value' per line (e.g. port = 9000); "
-                         "options on the command line win."),
-          QStringLiteral("file") },
-        { QStringLiteral("host"), QStringLiteral("Address to listen on (default 127.0.0.1)."), QStringLiteral("address"),
-          QStringLiteral("127.0.0.1") },
-        { QStringLiteral("port"), QStringLiteral("TCP port to listen on (default 8000; 0 = any free port)."),
-          QStringLiteral("port"), QStringLiteral("8000") },
-        { QStringLiteral("db"), QStringLiteral("SQLite database file (default: vigil.db in the user's data directory)."),
-          QStringLiteral("path") },
-        { QStringLiteral("workers"), QStringLiteral("Worker count (default 2)."), QStringLiteral("n"), QStringLiteral("2") },
-        { QStringLiteral("http-threads"), QStringLiteral("HTTP threads (default 2)."), QStringLiteral("n"), QStringLiteral("2") },
-        { QStringLiteral("durability"),
-          QStringLiteral("normal (default: survives a crash of the process) or full (also survives power loss)."),
-          QStringLiteral("mode"), QStringLiteral("normal") },
-        { QStringLiteral("fault-injection"),
-          QStringLiteral("Honour X-Vigil-Fault markers: on or off (default: on when bound to loopback, off otherwise)."),
-          QStringLiteral("on|off") },
-        { QStringLiteral("remediator-latency-ms"), QStringLiteral("Mean latency of the simulated remediator (default 40)."),
-          QStringLiteral("ms"), QStringLiteral("40") },
-        { QStringLiteral("remediator-failure-rate"),
-          QStringLiteral("Share of remediations that fail, 0..1 (default 0.05)."), QStringLiteral("share"),
-          QStringLiteral("0.05") },
-        { QStringLiteral("remediator-timeout-ms"), QStringLiteral("Remediation timeout (default 5000)."), QStringLiteral("ms"),
-          QStringLiteral("5000") },
-        { QStringLiteral("max-attempts"), QStringLiteral("Attempts before a task is dead-lettered (default 8)."),
-          QStringLiteral("n"), QStringLiteral("8") },
-        { QStringLiteral("retry-base"), QStringLiteral("Retry backoff base in seconds (default 1)."), QStringLiteral("s"),
-          QStringLiteral("1") },
-        { QStringLiteral("retry-cap"), QStringLiteral("Retry backoff cap in seconds (default 300)."), QStringLiteral("s"),
-          QStringLiteral("300") },
-        { QStringLiteral("lease-seconds"), QStringLiteral("Task lease length (default 30)."), QStringLiteral("s"),
-          QStringLiteral("30") },
-        { QStringLiteral("connect"),
-          QStringLiteral("Window only: watch a remote Vigil at this URL instead of starting the embedded server."),
-          QStringLiteral("url") },
-        { QStringLiteral("log-format"), QStringLiteral("text (default) or json."), QStringLiteral("format"),
-          QStringLiteral("text") },
-        { QStringLiteral("log-level"), QStringLiteral("debug, info (default), warning or error."), QStringLiteral("level"),
-          QStringLiteral("info") },
-        { QStringLiteral("log-file"),
-          QStringLiteral("JSON log file, rotated at 10 MiB keeping 5 old files (default: logs/<database name>.log next to "
-                         "the database; none = no file)."),
-          QStringLiteral("path|none") },
+        {QStringLiteral("headless"), QStringLiteral("Run the server without a window (no display needed).")},
+        {QStringLiteral("config"),
+            QStringLiteral(
+                "INI file with defaults for any option below, one 'name = value' per line (e.g. port = 9000); "
+                "options on the command line win."),
+            QStringLiteral("file")},
+        {QStringLiteral("host"), QStringLiteral("Address to listen on (default 127.0.0.1)."), QStringLiteral("address"),
+            QStringLiteral("127.0.0.1")},
+        {QStringLiteral("port"), QStringLiteral("TCP port to listen on (default 8000; 0 = any free port)."),
+            QStringLiteral("port"), QStringLiteral("8000")},
+        {QStringLiteral("db"), QStringLiteral("SQLite database file (default: vigil.db in the user's data directory)."),
+            QStringLiteral("path")},
+        {QStringLiteral("workers"), QStringLiteral("Worker count (default 2)."), QStringLiteral("n"),
+            QStringLiteral("2")},
+        {QStringLiteral("http-threads"), QStringLiteral("HTTP threads (default 2)."), QStringLiteral("n"),
+            QStringLiteral("2")},
+        {QStringLiteral("durability"),
+            QStringLiteral("normal (default: survives a crash of the process) or full (also survives power loss)."),
+            QStringLiteral("mode"), QStringLiteral("normal")},
+        {QStringLiteral("fault-injection"),
+            QStringLiteral(
+                "Honour X-Vigil-Fault markers: on or off (default: on when bound to loopback, off otherwise)."),
+            QStringLiteral("on|off")},
+        {QStringLiteral("remediator-latency-ms"),
+            QStringLiteral("Mean latency of the simulated remediator (default 40)."), QStringLiteral("ms"),
+            QStringLiteral("40")},
+        {QStringLiteral("remediator-failure-rate"),
+            QStringLiteral("Share of remediations that fail, 0..1 (default 0.05)."), QStringLiteral("share"),
+            QStringLiteral("0.05")},
+        {QStringLiteral("remediator-timeout-ms"), QStringLiteral("Remediation timeout (default 5000)."),
+            QStringLiteral("ms"), QStringLiteral("5000")},
+        {QStringLiteral("max-attempts"), QStringLiteral("Attempts before a task is dead-lettered (default 8)."),
+            QStringLiteral("n"), QStringLiteral("8")},
+        {QStringLiteral("retry-base"), QStringLiteral("Retry backoff base in seconds (default 1)."),
+            QStringLiteral("s"), QStringLiteral("1")},
+        {QStringLiteral("retry-cap"), QStringLiteral("Retry backoff cap in seconds (default 300)."),
+            QStringLiteral("s"), QStringLiteral("300")},
+        {QStringLiteral("lease-seconds"), QStringLiteral("Task lease length (default 30)."), QStringLiteral("s"),
+            QStringLiteral("30")},
+        {QStringLiteral("connect"),
+            QStringLiteral("Window only: watch a remote Vigil at this URL instead of starting the embedded server."),
+            QStringLiteral("url")},
+        {QStringLiteral("log-format"), QStringLiteral("text (default) or json."), QStringLiteral("format"),
+            QStringLiteral("text")},
+        {QStringLiteral("log-level"), QStringLiteral("debug, info (default), warning or error."),
+            QStringLiteral("level"), QStringLiteral("info")},
+        {QStringLiteral("log-file"),
+            QStringLiteral(
+                "JSON log file, rotated at 10 MiB keeping 5 old files (default: logs/<database name>.log next to "
+                "the database; none = no file)."),
+            QStringLiteral("path|none")},
     });
 }
 
@@ -141,7 +149,8 @@ void addOptions(QCommandLineParser &p)
 class Options
 {
 public:
-    explicit Options(const QCommandLineParser &parser) : m_parser(parser)
+    explicit Options(const QCommandLineParser &parser)
+        : m_parser(parser)
     {
         if (!parser.isSet(QStringLiteral("config")))
             return;
@@ -162,10 +171,7 @@ public:
                          .arg(path, key));
         }
     }
-    bool isSet(const QString &name) const
-    {
-        return m_parser.isSet(name) || (m_file && m_file->contains(name));
-    }
+    bool isSet(const QString &name) const { return m_parser.isSet(name) || (m_file && m_file->contains(name)); }
     QString value(const QString &name) const
     {
         if (!m_parser.isSet(name) && m_file && m_file->contains(name))
@@ -177,12 +183,24 @@ private:
     bool hasOption(const QString &name) const
     {
         static const QStringList names = {
-            QStringLiteral("host"), QStringLiteral("port"), QStringLiteral("db"), QStringLiteral("workers"),
-            QStringLiteral("http-threads"), QStringLiteral("durability"), QStringLiteral("fault-injection"),
-            QStringLiteral("remediator-latency-ms"), QStringLiteral("remediator-failure-rate"),
-            QStringLiteral("remediator-timeout-ms"), QStringLiteral("max-attempts"), QStringLiteral("retry-base"),
-            QStringLiteral("retry-cap"), QStringLiteral("lease-seconds"), QStringLiteral("connect"),
-            QStringLiteral("log-format"), QStringLiteral("log-level"), QStringLiteral("log-file"),
+            QStringLiteral("host"),
+            QStringLiteral("port"),
+            QStringLiteral("db"),
+            QStringLiteral("workers"),
+            QStringLiteral("http-threads"),
+            QStringLiteral("durability"),
+            QStringLiteral("fault-injection"),
+            QStringLiteral("remediator-latency-ms"),
+            QStringLiteral("remediator-failure-rate"),
+            QStringLiteral("remediator-timeout-ms"),
+            QStringLiteral("max-attempts"),
+            QStringLiteral("retry-base"),
+            QStringLiteral("retry-cap"),
+            QStringLiteral("lease-seconds"),
+            QStringLiteral("connect"),
+            QStringLiteral("log-format"),
+            QStringLiteral("log-level"),
+            QStringLiteral("log-file"),
         };
         return names.contains(name);
     }
@@ -263,15 +281,16 @@ QString setupLogging(const Options &p, bool withServer)
             options.filePath = QDir::cleanPath(QDir::current().absoluteFilePath(file));
     } else if (withServer) {
         const QFileInfo db(databasePath(p));
-        options.filePath = db.absolutePath() + QStringLiteral("/logs/") + db.completeBaseName() + QStringLiteral(".log");
+        options.filePath
+            = db.absolutePath() + QStringLiteral("/logs/") + db.completeBaseName() + QStringLiteral(".log");
     }
     QString error;
     if (!logging::install(options, &error)) {
         if (explicitFile)
             fail(QStringLiteral("--log-file: %1").arg(error));
         // The default place is not writable: keep running, logging to stderr only.
-        logging::warning("log_file_unavailable", { { QStringLiteral("path"), options.filePath },
-                                                   { QStringLiteral("error"), error } });
+        logging::warning(
+            "log_file_unavailable", {{QStringLiteral("path"), options.filePath}, {QStringLiteral("error"), error}});
         options.filePath.clear();
     }
     return options.filePath;
@@ -288,11 +307,11 @@ int runHeadless(QCoreApplication &app, const Options &parser)
     }
     const QString url = backend.baseUrl().toString();
     std::fprintf(stdout,
-                 "Vigil Console %s serving on %s (database %s)\n"
-                 "Start the simulator:  curl -X POST '%s/api/v1/ui/simulator/start?rate=600&mode=steady'\n"
-                 "Watch it:             curl %s/api/v1/ui/simulator/status\n"
-                 "Stop with Ctrl+C.\n",
-                 VIGIL_VERSION, qPrintable(url), qPrintable(backend.databasePath()), qPrintable(url), qPrintable(url));
+        "Vigil Console %s serving on %s (database %s)\n"
+        "Start the simulator:  curl -X POST '%s/api/v1/ui/simulator/start?rate=600&mode=steady'\n"
+        "Watch it:             curl %s/api/v1/ui/simulator/status\n"
+        "Stop with Ctrl+C.\n",
+        VIGIL_VERSION, qPrintable(url), qPrintable(backend.databasePath()), qPrintable(url), qPrintable(url));
     if (!logFile.isEmpty())
         std::fprintf(stdout, "Log file:             %s\n", qPrintable(logFile));
     std::fflush(stdout);
@@ -327,19 +346,19 @@ int runWindow(QApplication &app, const Options &parser)
             backend.reset();
             if (!portProblem) {
                 QMessageBox::critical(nullptr, QStringLiteral("Vigil Console"),
-                                      QStringLiteral("The embedded server could not start:\n%1").arg(error));
+                    QStringLiteral("The embedded server could not start:\n%1").arg(error));
                 return 1;
             }
             // Never a silent failure: say what happened and let the user pick another port.
             bool ok = false;
             const int port = QInputDialog::getInt(nullptr, QStringLiteral("Vigil Console"),
-                                                  QStringLiteral("The embedded server could not start:\n%1\n\n"
-                                                                 "Choose another port (0 = any free port):")
-                                                      .arg(error),
-                                                  config.port == 65535 ? 0 : config.port + 1, 0, 65535, 1, &ok);
+                QStringLiteral("The embedded server could not start:\n%1\n\n"
+                               "Choose another port (0 = any free port):")
+                    .arg(error),
+                config.port == 65535 ? 0 : config.port + 1, 0, 65535, 1, &ok);
             if (!ok) {
                 QMessageBox::critical(nullptr, QStringLiteral("Vigil Console"),
-                                      QStringLiteral("The server did not start:\n%1").arg(error));
+                    QStringLiteral("The server did not start:\n%1").arg(error));
                 return 1;
             }
             config.port = quint16(port);

@@ -8,11 +8,11 @@
 namespace vigil::audit {
 
 QByteArray entryHash(const QByteArray &prevHash, qint64 seq, qint64 ts, const QString &actor, const QString &kind,
-                     const QString &subject, const QJsonObject &details)
+    const QString &subject, const QJsonObject &details)
 {
-    const QJsonObject canonical { { QStringLiteral("seq"), seq },         { QStringLiteral("ts"), ts },
-                                  { QStringLiteral("actor"), actor },     { QStringLiteral("kind"), kind },
-                                  { QStringLiteral("subject"), subject }, { QStringLiteral("details"), details } };
+    const QJsonObject canonical {{QStringLiteral("seq"), seq}, {QStringLiteral("ts"), ts},
+        {QStringLiteral("actor"), actor}, {QStringLiteral("kind"), kind}, {QStringLiteral("subject"), subject},
+        {QStringLiteral("details"), details}};
     QCryptographicHash h(QCryptographicHash::Sha256);
     h.addData(prevHash);
     h.addData(QByteArrayView("\n"));
@@ -25,7 +25,8 @@ VerifyResult verify(QSqlDatabase &db)
     VerifyResult r;
     QSqlQuery q(db);
     q.setForwardOnly(true);
-    if (!q.exec(QStringLiteral("SELECT seq, ts, actor, kind, subject, details, prev_hash, hash FROM audit_log ORDER BY seq"))) {
+    if (!q.exec(QStringLiteral(
+            "SELECT seq, ts, actor, kind, subject, details, prev_hash, hash FROM audit_log ORDER BY seq"))) {
         r.ok = false;
         r.problem = QStringLiteral("cannot read the audit log: %1").arg(q.lastError().text());
         return r;
@@ -57,8 +58,8 @@ VerifyResult verify(QSqlDatabase &db)
             fail(QStringLiteral("details are not a JSON object"));
             break;
         }
-        const QByteArray computed = entryHash(prev, seq, q.value(1).toLongLong(), q.value(2).toString(), q.value(3).toString(),
-                                              q.value(4).toString(), details.object());
+        const QByteArray computed = entryHash(prev, seq, q.value(1).toLongLong(), q.value(2).toString(),
+            q.value(3).toString(), q.value(4).toString(), details.object());
         if (computed != stored) {
             fail(QStringLiteral("hash mismatch: the entry was changed after it was written"));
             break;

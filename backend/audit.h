@@ -13,7 +13,7 @@ namespace vigil::audit {
 inline const QByteArray kGenesis = QByteArray(64, '0');
 
 QByteArray entryHash(const QByteArray &prevHash, qint64 seq, qint64 ts, const QString &actor, const QString &kind,
-                     const QString &subject, const QJsonObject &details);
+    const QString &subject, const QJsonObject &details);
 
 struct VerifyResult
 {

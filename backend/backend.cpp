@@ -69,7 +69,7 @@ void registerProcessMetrics(MetricsRegistry &m)
     const double ticks = double(sysconf(_SC_CLK_TCK));
     const double page = double(sysconf(_SC_PAGESIZE));
     m.callbackCounter("process_cpu_seconds_total", "Total user and system CPU time spent in seconds", {},
-                      [ticks] { return (readProcStatField(14) + readProcStatField(15)) / ticks; });
+        [ticks] { return (readProcStatField(14) + readProcStatField(15)) / ticks; });
     m.callbackGauge("process_resident_memory_bytes", "Resident memory size in bytes", {}, [page] {
         QFile f(QStringLiteral("/proc/self/statm"));
         if (!f.open(QIODevice::ReadOnly))
@@ -78,10 +78,10 @@ void registerProcessMetrics(MetricsRegistry &m)
         return parts.size() > 1 ? parts.at(1).toDouble() * page : 0.0;
     });
     m.callbackGauge("process_open_fds", "Number of open file descriptors", {},
-                    [] { return double(QDir(QStringLiteral("/proc/self/fd")).entryList(QDir::Files | QDir::System).size()); });
+        [] { return double(QDir(QStringLiteral("/proc/self/fd")).entryList(QDir::Files | QDir::System).size()); });
     const double start = double(wallNowMs()) / 1000.0;
     m.callbackGauge("process_start_time_seconds", "Start time of the process since unix epoch in seconds", {},
-                    [start] { return start; });
+        [start] { return start; });
 }
 } // namespace
 
@@ -110,10 +110,14 @@ struct Backend::Private
     std::shared_ptr<std::atomic<bool>> workersRunning = std::make_shared<std::atomic<bool>>(false);
 };
 
-Backend::Backend(ServerConfig config, QObject *parent) : QObject(parent), m_config(std::move(config)), d(std::make_unique<Private>())
+Backend::Backend(ServerConfig config, QObject *parent)
+    : QObject(parent)
+    , m_config(std::move(config))
+    , d(std::make_unique<Private>())
 {
     if (m_config.nodeId.isEmpty())
-        m_config.nodeId = QHostInfo::localHostName() + QLatin1Char(':') + QString::number(QCoreApplication::applicationPid());
+        m_config.nodeId
+            = QHostInfo::localHostName() + QLatin1Char(':') + QString::number(QCoreApplication::applicationPid());
     d->dbPath = m_config.databasePath;
     if (d->dbPath.isEmpty())
         d->dbPath = QStandardPaths::writableLocation(QStandardPaths::AppDataLocation) + QStringLiteral("/vigil.db");
@@ -155,7 +159,8 @@ QUrl Backend::baseUrl() const
     url.setScheme(QStringLiteral("http"));
     const QHostAddress host = m_config.host == QHostAddress::Any || m_config.host == QHostAddress::AnyIPv4
         ? QHostAddress(QHostAddress::LocalHost)
-        : m_config.host == QHostAddress::AnyIPv6 ? QHostAddress(QHostAddress::LocalHostIPv6) : m_config.host;
+        : m_config.host == QHostAddress::AnyIPv6 ? QHostAddress(QHostAddress::LocalHostIPv6)
+                                                 : m_config.host;
     url.setHost(host.toString());
     url.setPort(port());
     return url;
@@ -176,11 +181,12 @@ bool Backend::start(QString *error)
         qint64 pid = 0;
         QString host, app;
         d->lock->getLockInfo(&pid, &host, &app);
-        *error = QStringLiteral("the database %1 is in use by another Vigil (pid %2 on %3); stop it or use --db to choose "
-                                "another file")
-                     .arg(d->dbPath)
-                     .arg(pid)
-                     .arg(host);
+        *error
+            = QStringLiteral("the database %1 is in use by another Vigil (pid %2 on %3); stop it or use --db to choose "
+                             "another file")
+                  .arg(d->dbPath)
+                  .arg(pid)
+                  .arg(host);
         d->lock.reset();
         return false;
     }
@@ -202,12 +208,10 @@ bool Backend::start(QString *error)
     d->writerOpen = true;
     {
         const QueueSnapshot q = d->writer->snapshot();
-        logging::info("queue_opened", { { QStringLiteral("database"), d->dbPath },
-                                        { QStringLiteral("ready"), q.ready },
-                                        { QStringLiteral("leased"), q.leased },
-                                        { QStringLiteral("dead"), q.dead },
-                                        { QStringLiteral("events"), q.events },
-                                        { QStringLiteral("actions"), q.actions } });
+        logging::info("queue_opened",
+            {{QStringLiteral("database"), d->dbPath}, {QStringLiteral("ready"), q.ready},
+                {QStringLiteral("leased"), q.leased}, {QStringLiteral("dead"), q.dead},
+                {QStringLiteral("events"), q.events}, {QStringLiteral("actions"), q.actions}});
     }
 
     d->reader = new Reader;
@@ -224,40 +228,42 @@ bool Backend::start(QString *error)
     }
 
     d->metrics.callbackGauge("queue_length", "Tasks waiting or in progress (ready + leased)", {},
-                             [w = d->writer] { return double(w->snapshot().depth()); });
-    for (const char *state : { "ready", "scheduled", "leased", "done", "dead" }) {
+        [w = d->writer] { return double(w->snapshot().depth()); });
+    for (const char *state : {"ready", "scheduled", "leased", "done", "dead"}) {
         const QByteArray s(state);
-        d->metrics.callbackGauge("queue_tasks", "Tasks by state (scheduled = ready, waiting for a retry time)", { { "state", s } },
-                                 [w = d->writer, s] {
-                                     const QueueSnapshot q = w->snapshot();
-                                     if (s == "ready")
-                                         return double(q.ready - q.scheduled);
-                                     if (s == "scheduled")
-                                         return double(q.scheduled);
-                                     if (s == "leased")
-                                         return double(q.leased);
-                                     if (s == "done")
-                                         return double(q.done);
-                                     return double(q.dead);
-                                 });
+        d->metrics.callbackGauge("queue_tasks", "Tasks by state (scheduled = ready, waiting for a retry time)",
+            {{"state", s}}, [w = d->writer, s] {
+                const QueueSnapshot q = w->snapshot();
+                if (s == "ready")
+                    return double(q.ready - q.scheduled);
+                if (s == "scheduled")
+                    return double(q.scheduled);
+                if (s == "leased")
+                    return double(q.leased);
+                if (s == "done")
+                    return double(q.done);
+                return double(q.dead);
+            });
     }
     d->metrics.callbackGauge("queue_oldest_age_seconds", "Age of the oldest task that is ready to run", {},
-                             [w = d->writer] { return w->snapshot().oldestReadyAgeSeconds; });
+        [w = d->writer] { return w->snapshot().oldestReadyAgeSeconds; });
 
     d->remediator = std::make_unique<SimulatedRemediator>(m_config.remediator, quint64(steadyNowNs()));
     for (int i = 0; i < std::max(1, m_config.workers); ++i) {
-        auto *worker = new Worker(m_config.nodeId + QStringLiteral("/w%1").arg(i), m_config, *d->writer, *d->remediator);
+        auto *worker
+            = new Worker(m_config.nodeId + QStringLiteral("/w%1").arg(i), m_config, *d->writer, *d->remediator);
         d->workerThreads.push_back(startThread(QStringLiteral("vigil-worker-%1").arg(i), worker));
         d->workers.push_back(worker);
         connect(d->writer, &Writer::tasksAvailable, worker, &Worker::wake);
         QMetaObject::invokeMethod(worker, &Worker::start, Qt::QueuedConnection);
-        logging::info("worker_started", { { QStringLiteral("worker"), worker->id() } });
+        logging::info("worker_started", {{QStringLiteral("worker"), worker->id()}});
     }
 
     registerIngestRoutes(d->router, *d->writer, d->metrics, m_config);
     *d->workersRunning = true;
-    registerSystemRoutes(d->router, SystemContext { *d->writer, d->series, d->metrics, d->startedAtMs,
-                                                    [flag = d->workersRunning] { return flag->load(); } });
+    registerSystemRoutes(d->router,
+        SystemContext {
+            *d->writer, d->series, d->metrics, d->startedAtMs, [flag = d->workersRunning] { return flag->load(); }});
     registerSimulatorRoutes(d->router, *d->simulator);
     registerAuditRoutes(d->router, *d->reader);
     registerLogRoutes(d->router, logging::recentLines());
@@ -278,11 +284,10 @@ bool Backend::start(QString *error)
     QMetaObject::invokeMethod(d->sampler, &Sampler::start, Qt::QueuedConnection);
 
     m_running = true;
-    logging::info("server_started", { { QStringLiteral("url"), baseUrl().toString() },
-                                      { QStringLiteral("database"), d->dbPath },
-                                      { QStringLiteral("workers"), m_config.workers },
-                                      { QStringLiteral("node"), m_config.nodeId },
-                                      { QStringLiteral("fault_injection"), m_config.faultInjection } });
+    logging::info("server_started",
+        {{QStringLiteral("url"), baseUrl().toString()}, {QStringLiteral("database"), d->dbPath},
+            {QStringLiteral("workers"), m_config.workers}, {QStringLiteral("node"), m_config.nodeId},
+            {QStringLiteral("fault_injection"), m_config.faultInjection}});
     return true;
 }
 
@@ -312,15 +317,15 @@ void Backend::stop()
             [w, &drained] {
                 w->drain([w, &drained] {
                     const Worker::Stats s = w->stats();
-                    logging::info("worker_stopped", { { QStringLiteral("worker"), w->id() },
-                                                      { QStringLiteral("processed"), s.processed },
-                                                      { QStringLiteral("failed"), s.failed } });
+                    logging::info("worker_stopped",
+                        {{QStringLiteral("worker"), w->id()}, {QStringLiteral("processed"), s.processed},
+                            {QStringLiteral("failed"), s.failed}});
                     drained.release();
                 });
             },
             Qt::QueuedConnection);
     if (!drained.tryAcquire(int(d->workers.size()), m_config.remediator.timeoutMs + 2000))
-        logging::warning("workers_not_drained", { { QStringLiteral("note"), QStringLiteral("leases released instead") } });
+        logging::warning("workers_not_drained", {{QStringLiteral("note"), QStringLiteral("leases released instead")}});
     for (auto &t : d->workerThreads)
         joinThread(t);
     d->workerThreads.clear();
@@ -328,17 +333,19 @@ void Backend::stop()
     joinThread(d->samplerThread);
     d->sampler = nullptr;
     if (d->reader) {
-        QMetaObject::invokeMethod(d->reader, [r = d->reader] { r->close(); }, Qt::BlockingQueuedConnection);
+        QMetaObject::invokeMethod(
+            d->reader, [r = d->reader] { r->close(); }, Qt::BlockingQueuedConnection);
         joinThread(d->readerThread);
         d->reader = nullptr;
     }
     // 4. Flush the writer, give back any lease still held by this node, close the database.
     if (d->writer) {
-        QMetaObject::invokeMethod(d->writer, [w = d->writer] { w->close(); }, Qt::BlockingQueuedConnection);
+        QMetaObject::invokeMethod(
+            d->writer, [w = d->writer] { w->close(); }, Qt::BlockingQueuedConnection);
         const QueueSnapshot q = d->writer->snapshot();
-        logging::info("queue_closed", { { QStringLiteral("ready"), q.ready },
-                                        { QStringLiteral("leased"), q.leased },
-                                        { QStringLiteral("dead"), q.dead } });
+        logging::info("queue_closed",
+            {{QStringLiteral("ready"), q.ready}, {QStringLiteral("leased"), q.leased},
+                {QStringLiteral("dead"), q.dead}});
         joinThread(d->writerThread);
         d->writer = nullptr;
     }
@@ -352,8 +359,8 @@ void Backend::stop()
         d->lock->unlock();
         d->lock.reset();
     }
-    logging::info("server_stopped",
-                  { { QStringLiteral("shutdown_ms"), double((steadyNowNs() - stopStartedNs) / 1000) / 1000.0 } });
+    logging::info(
+        "server_stopped", {{QStringLiteral("shutdown_ms"), double((steadyNowNs() - stopStartedNs) / 1000) / 1000.0}});
     emit stopped();
 }
 

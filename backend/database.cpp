@@ -32,10 +32,10 @@ QList<Migration> availableMigrations()
     QList<Migration> list;
     const QDir dir(QStringLiteral(":/migrations"));
     static const QRegularExpression name(QStringLiteral("^(\\d+)_.*\\.sql$"));
-    for (const QString &file : dir.entryList({ QStringLiteral("*.sql") }, QDir::Files, QDir::Name)) {
+    for (const QString &file : dir.entryList({QStringLiteral("*.sql")}, QDir::Files, QDir::Name)) {
         const auto m = name.match(file);
         if (m.hasMatch())
-            list.append({ m.captured(1).toInt(), dir.filePath(file) });
+            list.append({m.captured(1).toInt(), dir.filePath(file)});
     }
     std::sort(list.begin(), list.end(), [](const Migration &a, const Migration &b) { return a.version < b.version; });
     return list;
@@ -78,9 +78,10 @@ int schemaVersion(QSqlDatabase &db)
 bool migrate(QSqlDatabase &db, QString *error)
 {
     if (!exec(db,
-              QStringLiteral("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at BIGINT NOT "
-                             "NULL)"),
-              error))
+            QStringLiteral(
+                "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at BIGINT NOT "
+                "NULL)"),
+            error))
         return false;
     const int current = schemaVersion(db);
     const QList<Migration> migrations = availableMigrations();

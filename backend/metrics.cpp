@@ -11,7 +11,7 @@ const std::array<double, Histogram::kBuckets> &Histogram::bounds()
 {
     static const std::array<double, kBuckets> values = [] {
         std::array<double, kBuckets> b {};
-        const double steps[] = { 1, 1.5, 2, 3, 5, 7 };
+        const double steps[] = {1, 1.5, 2, 3, 5, 7};
         int i = 0;
         // 5e-5 .. 3e1: start at 5e-5 so the smallest bucket holds sub-0.05 ms answers.
         for (int decade = -5; decade <= 1 && i < kBuckets; ++decade)
@@ -85,8 +85,8 @@ double Histogram::Snapshot::quantile(double q) const
     return b.back();
 }
 
-MetricsRegistry::Child &MetricsRegistry::child(const QByteArray &name, const QByteArray &help, Type type,
-                                               const Labels &labels)
+MetricsRegistry::Child &MetricsRegistry::child(
+    const QByteArray &name, const QByteArray &help, Type type, const Labels &labels)
 {
     QMutexLocker lock(&m_mutex);
     Family *family = nullptr;
@@ -96,7 +96,7 @@ MetricsRegistry::Child &MetricsRegistry::child(const QByteArray &name, const QBy
             break;
         }
     if (!family) {
-        m_families.push_back(Family { name, help, type, {} });
+        m_families.push_back(Family {name, help, type, {}});
         family = &m_families.back();
     }
     if (family->help.isEmpty() && !help.isEmpty())
@@ -104,7 +104,7 @@ MetricsRegistry::Child &MetricsRegistry::child(const QByteArray &name, const QBy
     for (Child &c : family->children)
         if (c.labels == labels)
             return c;
-    family->children.push_back(Child { labels, nullptr, nullptr, nullptr, {} });
+    family->children.push_back(Child {labels, nullptr, nullptr, nullptr, {}});
     Child &c = family->children.back();
     switch (type) {
     case Type::Counter:
@@ -135,16 +135,16 @@ Histogram &MetricsRegistry::histogram(const QByteArray &name, const QByteArray &
     return *child(name, help, Type::Histogram, labels).histogram;
 }
 
-void MetricsRegistry::callbackGauge(const QByteArray &name, const QByteArray &help, const Labels &labels,
-                                    std::function<double()> read)
+void MetricsRegistry::callbackGauge(
+    const QByteArray &name, const QByteArray &help, const Labels &labels, std::function<double()> read)
 {
     Child &c = child(name, help, Type::Gauge, labels);
     QMutexLocker lock(&m_mutex);
     c.read = std::move(read);
 }
 
-void MetricsRegistry::callbackCounter(const QByteArray &name, const QByteArray &help, const Labels &labels,
-                                      std::function<double()> read)
+void MetricsRegistry::callbackCounter(
+    const QByteArray &name, const QByteArray &help, const Labels &labels, std::function<double()> read)
 {
     Child &c = child(name, help, Type::Counter, labels);
     QMutexLocker lock(&m_mutex);
@@ -221,7 +221,10 @@ QByteArray MetricsRegistry::exposition() const
     for (const Family &f : m_families) {
         out += "# HELP " + f.name + ' ' + f.help + '\n';
         out += "# TYPE " + f.name + ' '
-            + (f.type == Type::Counter ? "counter" : f.type == Type::Gauge ? "gauge" : "histogram") + '\n';
+            + (f.type == Type::Counter      ? "counter"
+                    : f.type == Type::Gauge ? "gauge"
+                                            : "histogram")
+            + '\n';
         for (const Child &c : f.children) {
             if (c.read) {
                 out += f.name + formatLabels(c.labels) + ' ' + formatNumber(c.read()) + '\n';

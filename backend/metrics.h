@@ -24,7 +24,7 @@ public:
     std::uint64_t value() const { return m_value.load(std::memory_order_relaxed); }
 
 private:
-    std::atomic<std::uint64_t> m_value { 0 };
+    std::atomic<std::uint64_t> m_value {0};
 };
 
 class Gauge final
@@ -34,7 +34,7 @@ public:
     double value() const { return m_value.load(std::memory_order_relaxed); }
 
 private:
-    std::atomic<double> m_value { 0 };
+    std::atomic<double> m_value {0};
 };
 
 // Log-bucketed latency histogram (seconds): 1, 1.5, 2, 3, 5, 7 per decade from 50 µs to 30 s.
@@ -62,8 +62,8 @@ public:
 
 private:
     std::array<std::atomic<std::uint64_t>, kBuckets + 1> m_counts {};
-    std::atomic<std::uint64_t> m_count { 0 };
-    std::atomic<std::uint64_t> m_sumNs { 0 };
+    std::atomic<std::uint64_t> m_count {0};
+    std::atomic<std::uint64_t> m_sumNs {0};
 };
 
 // Prometheus text exposition over counters, gauges and histograms created on first use.
@@ -80,11 +80,11 @@ public:
     Gauge &gauge(const QByteArray &name, const QByteArray &help, const Labels &labels = {});
     Histogram &histogram(const QByteArray &name, const QByteArray &help, const Labels &labels = {});
     // A gauge read when scraped (e.g. process metrics, queue depth held elsewhere).
-    void callbackGauge(const QByteArray &name, const QByteArray &help, const Labels &labels,
-                       std::function<double()> read);
+    void callbackGauge(
+        const QByteArray &name, const QByteArray &help, const Labels &labels, std::function<double()> read);
     // Families whose type is counter but whose value is computed (e.g. process_cpu_seconds_total).
-    void callbackCounter(const QByteArray &name, const QByteArray &help, const Labels &labels,
-                         std::function<double()> read);
+    void callbackCounter(
+        const QByteArray &name, const QByteArray &help, const Labels &labels, std::function<double()> read);
 
     QByteArray exposition() const;
 

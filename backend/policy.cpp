@@ -43,7 +43,6 @@ bool approximatelyEqual(double a, double b)
     return std::abs(a - b) <= std::max(kAbsoluteTolerance, kRelativeTolerance * scale);
 }
 
-
 bool isAbsent(const QJsonValue &v)
 {
     return v.isUndefined() || v.isNull();

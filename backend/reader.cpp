@@ -10,10 +10,13 @@
 namespace vigil {
 
 namespace {
-std::atomic<int> g_readerIds { 0 };
+std::atomic<int> g_readerIds {0};
 }
 
-Reader::Reader(QObject *parent) : QObject(parent), m_connection(QStringLiteral("vigil-reader-%1").arg(++g_readerIds)) { }
+Reader::Reader(QObject *parent)
+    : QObject(parent)
+    , m_connection(QStringLiteral("vigil-reader-%1").arg(++g_readerIds))
+{ }
 
 Reader::~Reader()
 {
@@ -42,7 +45,8 @@ void Reader::run(Query query, Reply reply)
         this,
         [this, query = std::move(query), reply] {
             if (!m_open) {
-                reply.send(HttpResponse::error(503, QStringLiteral("unavailable"), QStringLiteral("the server is stopping")));
+                reply.send(
+                    HttpResponse::error(503, QStringLiteral("unavailable"), QStringLiteral("the server is stopping")));
                 return;
             }
             QSqlDatabase db = QSqlDatabase::database(m_connection, false);

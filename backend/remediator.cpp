@@ -5,7 +5,10 @@
 
 namespace vigil {
 
-SimulatedRemediator::SimulatedRemediator(const RemediatorConfig &config, quint64 seed) : m_config(config), m_prng(seed) { }
+SimulatedRemediator::SimulatedRemediator(const RemediatorConfig &config, quint64 seed)
+    : m_config(config)
+    , m_prng(seed)
+{ }
 
 void SimulatedRemediator::execute(const Request &request, QObject *context, std::function<void(bool, QString)> done)
 {

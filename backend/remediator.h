@@ -26,7 +26,8 @@ public:
         QString target; // the event's source
         QJsonObject params;
     };
-    virtual void execute(const Request &request, QObject *context, std::function<void(bool ok, QString error)> done) = 0;
+    virtual void execute(const Request &request, QObject *context, std::function<void(bool ok, QString error)> done)
+        = 0;
 };
 
 // Simulated remediator: configurable latency and failure/hang shares, so retries, timeouts and

@@ -12,19 +12,19 @@ QJsonObject Sample::toJson() const
 {
     auto r = [](double v) { return std::round(v * 1000.0) / 1000.0; };
     return {
-        { QStringLiteral("t"), t },
-        { QStringLiteral("queue_depth"), queueDepth },
-        { QStringLiteral("ingest_per_s"), r(ingestPerS) },
-        { QStringLiteral("processed_per_s"), r(processedPerS) },
-        { QStringLiteral("failed_per_s"), r(failedPerS) },
-        { QStringLiteral("rate_limited_per_s"), r(rateLimitedPerS) },
-        { QStringLiteral("sim_sent_per_s"), r(simSentPerS) },
-        { QStringLiteral("enqueue_per_s"), r(enqueuePerS) },
-        { QStringLiteral("dequeue_per_s"), r(dequeuePerS) },
-        { QStringLiteral("p50_ms"), r(p50Ms) },
-        { QStringLiteral("p95_ms"), r(p95Ms) },
-        { QStringLiteral("p99_ms"), r(p99Ms) },
-        { QStringLiteral("server_p95_ms"), r(serverP95Ms) },
+        {QStringLiteral("t"), t},
+        {QStringLiteral("queue_depth"), queueDepth},
+        {QStringLiteral("ingest_per_s"), r(ingestPerS)},
+        {QStringLiteral("processed_per_s"), r(processedPerS)},
+        {QStringLiteral("failed_per_s"), r(failedPerS)},
+        {QStringLiteral("rate_limited_per_s"), r(rateLimitedPerS)},
+        {QStringLiteral("sim_sent_per_s"), r(simSentPerS)},
+        {QStringLiteral("enqueue_per_s"), r(enqueuePerS)},
+        {QStringLiteral("dequeue_per_s"), r(dequeuePerS)},
+        {QStringLiteral("p50_ms"), r(p50Ms)},
+        {QStringLiteral("p95_ms"), r(p95Ms)},
+        {QStringLiteral("p99_ms"), r(p99Ms)},
+        {QStringLiteral("server_p95_ms"), r(serverP95Ms)},
     };
 }
 
@@ -56,9 +56,13 @@ Sample TimeSeries::latest() const
 }
 
 Sampler::Sampler(TimeSeries &series, MetricsRegistry &metrics, Writer &writer, Simulator &simulator, QObject *parent)
-    : QObject(parent), m_series(series), m_metrics(metrics), m_writer(writer), m_simulator(simulator), m_timer(this)
-{
-}
+    : QObject(parent)
+    , m_series(series)
+    , m_metrics(metrics)
+    , m_writer(writer)
+    , m_simulator(simulator)
+    , m_timer(this)
+{ }
 
 void Sampler::start()
 {
@@ -75,8 +79,8 @@ void Sampler::sampleNow()
     const QueueSnapshot q = m_writer.snapshot();
     const double ingest = double(m_metrics.counterTotal("ingest_total"));
     const double processed = double(m_metrics.counterTotal("worker_tasks_total"));
-    const double failed = double(m_metrics.counter("worker_tasks_total", "", { { "result", "failure" } }).value()
-                                 + m_metrics.counter("worker_tasks_total", "", { { "result", "dead_letter" } }).value());
+    const double failed = double(m_metrics.counter("worker_tasks_total", "", {{"result", "failure"}}).value()
+        + m_metrics.counter("worker_tasks_total", "", {{"result", "dead_letter"}}).value());
     const double rateLimited = double(m_metrics.counterTotal("rate_limited_total"));
     const double simSent = m_simulator.status()
                                .value(QStringLiteral("simulator"))
@@ -88,7 +92,7 @@ void Sampler::sampleNow()
     const double enqueued = double(q.enqueued);
     const Histogram::Snapshot client = m_simulator.clientLatency().snapshot();
     const Histogram::Snapshot server
-        = m_metrics.histogram("request_latency_seconds", "", { { "endpoint", "/api/v1/ingest" } }).snapshot();
+        = m_metrics.histogram("request_latency_seconds", "", {{"endpoint", "/api/v1/ingest"}}).snapshot();
 
     if (m_primed) {
         const double dt = std::max(1e-3, double(nowNs - m_lastNs) / 1e9);

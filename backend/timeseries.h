@@ -52,7 +52,8 @@ class Sampler final : public QObject
 {
     Q_OBJECT
 public:
-    Sampler(TimeSeries &series, MetricsRegistry &metrics, Writer &writer, Simulator &simulator, QObject *parent = nullptr);
+    Sampler(
+        TimeSeries &series, MetricsRegistry &metrics, Writer &writer, Simulator &simulator, QObject *parent = nullptr);
     void start(); // on the sampler's thread
     void sampleNow();
 

@@ -60,7 +60,6 @@ QString describeChar(char32_t cp)
     return u"U+"_s + QString::number(static_cast<uint>(cp), 16).toUpper().rightJustified(4, u'0');
 }
 
-
 // Characters as a user counts them: a surrogate pair (emoji, CJK extension) is one.
 qsizetype codePointCount(QStringView s)
 {

@@ -51,8 +51,9 @@ void Worker::pump()
         // Writer thread: hop back to ours. If we are gone the tasks stay leased and the reaper
         // rescues them when the lease expires.
         if (self)
-            QMetaObject::invokeMethod(self, [self, tasks = std::move(tasks)]() mutable { self->onClaimed(std::move(tasks)); },
-                                      Qt::QueuedConnection);
+            QMetaObject::invokeMethod(
+                self, [self, tasks = std::move(tasks)]() mutable { self->onClaimed(std::move(tasks)); },
+                Qt::QueuedConnection);
     });
 }
 
@@ -111,8 +112,8 @@ void Worker::process(const TaskItem &task)
         complete(false, QStringLiteral("remediator timed out after %1 ms").arg(ms));
     });
     timer->start(m_config.remediator.timeoutMs);
-    m_remediator.execute(Remediator::Request { task.actionType, task.actionKey, task.source, task.params }, this,
-                         [complete](bool ok, QString error) mutable { complete(ok, error); });
+    m_remediator.execute(Remediator::Request {task.actionType, task.actionKey, task.source, task.params}, this,
+        [complete](bool ok, QString error) mutable { complete(ok, error); });
 }
 
 void Worker::finish(TaskOutcome outcome)

@@ -66,11 +66,11 @@ private:
     int m_capacity = 64;
     QList<TaskOutcome> m_outcomes;
     std::function<void()> m_drained;
-    std::atomic<qint64> m_processed { 0 };
-    std::atomic<qint64> m_failed { 0 };
-    std::atomic<qint64> m_busyUs { 0 };
-    std::atomic<int> m_inFlightShared { 0 };
-    std::atomic<bool> m_stopped { false };
+    std::atomic<qint64> m_processed {0};
+    std::atomic<qint64> m_failed {0};
+    std::atomic<qint64> m_busyUs {0};
+    std::atomic<int> m_inFlightShared {0};
+    std::atomic<bool> m_stopped {false};
 };
 
 } // namespace vigil

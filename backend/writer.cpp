@@ -29,32 +29,37 @@ int g_writerIds = 0;
 struct Writer::Statements
 {
     explicit Statements(const QSqlDatabase &db)
-        : insertEvent(db), findKey(db), insertTask(db), claim(db), loadEvent(db), loadAction(db), finishEvent(db)
-    {
-    }
+        : insertEvent(db)
+        , findKey(db)
+        , insertTask(db)
+        , claim(db)
+        , loadEvent(db)
+        , loadAction(db)
+        , finishEvent(db)
+    { }
     QSqlQuery insertEvent, findKey, insertTask, claim, loadEvent, loadAction, finishEvent;
 
     bool prepare(QString *error)
     {
         const std::pair<QSqlQuery *, const char *> all[] = {
-            { &insertEvent,
-              "INSERT INTO events (idempotency_key, metric_name, value, source, labels, ts, received_at) "
-              "VALUES (?,?,?,?,?,?,?) ON CONFLICT (idempotency_key) DO NOTHING" },
-            { &findKey, "SELECT id FROM events WHERE idempotency_key = ?" },
-            { &insertTask,
-              "INSERT INTO tasks (kind, ref_id, status, attempts, max_attempts, run_at, created_at) "
-              "VALUES (?, ?, 'ready', 0, ?, ?, ?)" },
-            { &claim,
-              "UPDATE tasks SET status='leased', attempts=attempts+1, lease_until=?, leased_by=? "
-              "WHERE id IN (SELECT id FROM tasks WHERE status='ready' AND run_at <= ? "
-              "ORDER BY run_at, id LIMIT ?) RETURNING id, kind, ref_id, attempts, max_attempts" },
-            { &loadEvent, "SELECT metric_name, value, source FROM events WHERE id = ?" },
-            { &loadAction,
-              "SELECT a.type, a.idempotency_key, a.event_id, p.name, p.params FROM actions a "
-              "JOIN policies p ON p.id = a.policy_id WHERE a.id = ?" },
-            { &finishEvent,
-              "UPDATE tasks SET status='done', finished_at=?, lease_until=NULL WHERE id=? AND "
-              "status='leased' AND leased_by=? AND attempts=?" },
+            {&insertEvent,
+                "INSERT INTO events (idempotency_key, metric_name, value, source, labels, ts, received_at) "
+                "VALUES (?,?,?,?,?,?,?) ON CONFLICT (idempotency_key) DO NOTHING"},
+            {&findKey, "SELECT id FROM events WHERE idempotency_key = ?"},
+            {&insertTask,
+                "INSERT INTO tasks (kind, ref_id, status, attempts, max_attempts, run_at, created_at) "
+                "VALUES (?, ?, 'ready', 0, ?, ?, ?)"},
+            {&claim,
+                "UPDATE tasks SET status='leased', attempts=attempts+1, lease_until=?, leased_by=? "
+                "WHERE id IN (SELECT id FROM tasks WHERE status='ready' AND run_at <= ? "
+                "ORDER BY run_at, id LIMIT ?) RETURNING id, kind, ref_id, attempts, max_attempts"},
+            {&loadEvent, "SELECT metric_name, value, source FROM events WHERE id = ?"},
+            {&loadAction,
+                "SELECT a.type, a.idempotency_key, a.event_id, p.name, p.params FROM actions a "
+                "JOIN policies p ON p.id = a.policy_id WHERE a.id = ?"},
+            {&finishEvent,
+                "UPDATE tasks SET status='done', finished_at=?, lease_until=NULL WHERE id=? AND "
+                "status='leased' AND leased_by=? AND attempts=?"},
         };
         for (const auto &[query, sql] : all)
             if (!query->prepare(QString::fromLatin1(sql))) {
@@ -77,10 +82,14 @@ Writer::Writer(const ServerConfig &config, MetricsRegistry &metrics, QObject *pa
     m_retriesTotal = &metrics.counter("worker_retries_total", "Failed task attempts scheduled for a retry");
     m_deadLetterTotal = &metrics.counter("dead_letter_total", "Tasks moved to the dead-letter list");
     m_rescuedTotal = &metrics.counter("queue_rescued_total", "Expired leases returned to the queue by the reaper");
-    m_tasksSuccess = &metrics.counter("worker_tasks_total", "Tasks processed by workers, by result", { { "result", "success" } });
-    m_tasksFailure = &metrics.counter("worker_tasks_total", "Tasks processed by workers, by result", { { "result", "failure" } });
-    m_tasksDead = &metrics.counter("worker_tasks_total", "Tasks processed by workers, by result", { { "result", "dead_letter" } });
-    m_commitFailures = &metrics.counter("writer_commit_failures_total", "Group commits that failed and were answered 503");
+    m_tasksSuccess
+        = &metrics.counter("worker_tasks_total", "Tasks processed by workers, by result", {{"result", "success"}});
+    m_tasksFailure
+        = &metrics.counter("worker_tasks_total", "Tasks processed by workers, by result", {{"result", "failure"}});
+    m_tasksDead
+        = &metrics.counter("worker_tasks_total", "Tasks processed by workers, by result", {{"result", "dead_letter"}});
+    m_commitFailures
+        = &metrics.counter("writer_commit_failures_total", "Group commits that failed and were answered 503");
     m_jitterState = static_cast<quint64>(steadyNowNs());
 }
 
@@ -128,8 +137,9 @@ bool Writer::seedPolicies(QString *error)
         return true;
     const qint64 now = wallNowMs();
     QSqlQuery q(conn);
-    q.prepare(QStringLiteral("INSERT INTO policies (name, metric_name, op, threshold, for_count, cooldown_s, action, params, "
-                             "enabled, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)"));
+    q.prepare(
+        QStringLiteral("INSERT INTO policies (name, metric_name, op, threshold, for_count, cooldown_s, action, params, "
+                       "enabled, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)"));
     for (const Policy &p : defaultPolicies()) {
         q.addBindValue(p.name);
         q.addBindValue(p.metricName);
@@ -156,9 +166,10 @@ bool Writer::loadState(QString *error)
     QSqlQuery q(conn);
     // A single instance owns a SQLite file (lock file), so every lease left in it belongs to a
     // process that died: give the work back now instead of waiting for the leases to expire.
-    if (!q.exec(QStringLiteral("UPDATE tasks SET status = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'ready' END, "
-                               "lease_until = NULL, leased_by = NULL, run_at = CASE WHEN run_at > %1 THEN %1 ELSE run_at END "
-                               "WHERE status = 'leased'")
+    if (!q.exec(QStringLiteral(
+            "UPDATE tasks SET status = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'ready' END, "
+            "lease_until = NULL, leased_by = NULL, run_at = CASE WHEN run_at > %1 THEN %1 ELSE run_at END "
+            "WHERE status = 'leased'")
                     .arg(wallNowMs()))) {
         *error = q.lastError().text();
         return false;
@@ -166,7 +177,7 @@ bool Writer::loadState(QString *error)
     const int rescued = q.numRowsAffected();
     if (rescued > 0) {
         m_rescuedTotal->inc(static_cast<quint64>(rescued));
-        logging::warning("leases_recovered", { { QStringLiteral("tasks"), rescued } });
+        logging::warning("leases_recovered", {{QStringLiteral("tasks"), rescued}});
     }
     QueueSnapshot s;
     if (!q.exec(QStringLiteral("SELECT status, count(*) FROM tasks GROUP BY status"))) {
@@ -199,8 +210,9 @@ bool Writer::loadState(QString *error)
     m_work = s;
 
     QList<Policy> policies;
-    if (!q.exec(QStringLiteral("SELECT id, name, metric_name, op, threshold, for_count, cooldown_s, action, params, enabled "
-                               "FROM policies ORDER BY id"))) {
+    if (!q.exec(QStringLiteral(
+            "SELECT id, name, metric_name, op, threshold, for_count, cooldown_s, action, params, enabled "
+            "FROM policies ORDER BY id"))) {
         *error = q.lastError().text();
         return false;
     }
@@ -223,8 +235,8 @@ bool Writer::loadState(QString *error)
         return false;
     }
     while (q.next())
-        m_policyState.insert({ q.value(0).toLongLong(), q.value(1).toString() },
-                             PolicyState { q.value(2).toInt(), q.value(3).toLongLong() });
+        m_policyState.insert({q.value(0).toLongLong(), q.value(1).toString()},
+            PolicyState {q.value(2).toInt(), q.value(3).toLongLong()});
     if (!q.exec(QStringLiteral("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"))) {
         *error = q.lastError().text();
         return false;
@@ -248,8 +260,9 @@ void Writer::close()
     m_housekeeping.stop();
     flush();
     QSqlQuery q(db());
-    q.prepare(QStringLiteral("UPDATE tasks SET status='ready', lease_until=NULL, leased_by=NULL WHERE status='leased' AND "
-                             "leased_by LIKE ?"));
+    q.prepare(
+        QStringLiteral("UPDATE tasks SET status='ready', lease_until=NULL, leased_by=NULL WHERE status='leased' AND "
+                       "leased_by LIKE ?"));
     q.addBindValue(QString(m_config.nodeId + QStringLiteral("%")));
     q.exec();
     q.finish();
@@ -263,27 +276,27 @@ void Writer::close()
 
 void Writer::submitIngest(IngestEvent event, std::function<void(const IngestResult &)> done)
 {
-    enqueue(IngestOp { std::move(event), std::move(done), {} });
+    enqueue(IngestOp {std::move(event), std::move(done), {}});
 }
 
 void Writer::submitClaim(const QString &workerId, int max, std::function<void(QList<TaskItem>)> done)
 {
-    enqueue(ClaimOp { workerId, max, std::move(done), {} });
+    enqueue(ClaimOp {workerId, max, std::move(done), {}});
 }
 
 void Writer::submitOutcomes(QList<TaskOutcome> outcomes, std::function<void(bool)> done)
 {
-    enqueue(OutcomeOp { std::move(outcomes), std::move(done) });
+    enqueue(OutcomeOp {std::move(outcomes), std::move(done)});
 }
 
 void Writer::submitAudit(const QString &actor, const QString &kind, const QString &subject, const QJsonObject &details)
 {
-    enqueue(AuditOp { actor, kind, subject, details });
+    enqueue(AuditOp {actor, kind, subject, details});
 }
 
 void Writer::submitReleaseLeases(const QString &nodeId, std::function<void(int)> done)
 {
-    enqueue(ReleaseOp { nodeId, std::move(done), 0 });
+    enqueue(ReleaseOp {nodeId, std::move(done), 0});
 }
 
 void Writer::enqueue(Op op)
@@ -341,7 +354,7 @@ void Writer::flush()
     while (start < ops.size()) {
         const size_t end = std::min(ops.size(), start + static_cast<size_t>(kMaxBatch));
         std::vector<Op> batch(std::make_move_iterator(ops.begin() + static_cast<std::ptrdiff_t>(start)),
-                              std::make_move_iterator(ops.begin() + static_cast<std::ptrdiff_t>(end)));
+            std::make_move_iterator(ops.begin() + static_cast<std::ptrdiff_t>(end)));
         const bool ok = applyBatch(batch);
         // Answer only now: every callback below sees a committed (or a failed, rolled back) batch.
         for (Op &op : batch) {
@@ -350,8 +363,8 @@ void Writer::flush()
                     using T = std::decay_t<decltype(o)>;
                     if constexpr (std::is_same_v<T, IngestOp>) {
                         if (!ok)
-                            o.result = IngestResult { IngestResult::Status::Failed, 0,
-                                                      QStringLiteral("the database could not commit the event") };
+                            o.result = IngestResult {IngestResult::Status::Failed, 0,
+                                QStringLiteral("the database could not commit the event")};
                         if (o.done)
                             o.done(o.result);
                     } else if constexpr (std::is_same_v<T, ClaimOp>) {
@@ -377,7 +390,7 @@ void Writer::flush()
 
 bool Writer::sqlFail(const QString &what, const QString &error)
 {
-    logging::warning("writer_sql_error", { { QStringLiteral("what"), what }, { QStringLiteral("error"), error } });
+    logging::warning("writer_sql_error", {{QStringLiteral("what"), what}, {QStringLiteral("error"), error}});
     return false;
 }
 
@@ -470,7 +483,7 @@ bool Writer::apply(IngestOp &op)
         find.addBindValue(e.idempotencyKey);
         if (!find.exec() || !find.next())
             return sqlFail(QStringLiteral("find idempotency key"), find.lastError().text());
-        op.result = IngestResult { IngestResult::Status::Duplicate, find.value(0).toLongLong(), {} };
+        op.result = IngestResult {IngestResult::Status::Duplicate, find.value(0).toLongLong(), {}};
         find.finish();
         return true;
     }
@@ -483,7 +496,7 @@ bool Writer::apply(IngestOp &op)
     task.addBindValue(now);
     if (!task.exec())
         return sqlFail(QStringLiteral("insert task"), task.lastError().text());
-    op.result = IngestResult { IngestResult::Status::Created, eventId, {} };
+    op.result = IngestResult {IngestResult::Status::Created, eventId, {}};
     ++m_work.ready;
     ++m_work.enqueued;
     ++m_work.events;
@@ -586,14 +599,15 @@ bool Writer::applyEventOutcome(const TaskOutcome &o, qint64 now)
         if (!p.enabled || p.metricName != o.metricName)
             continue;
         const bool breached = o.breached.contains(p.id);
-        PolicyState &state = m_policyState[{ p.id, source }];
+        PolicyState &state = m_policyState[{p.id, source}];
         const PolicyState old = state;
         const bool fire = advance(p, state, breached, now);
         if (state.streak != old.streak || state.lastFiredMs != old.lastFiredMs) {
             QSqlQuery st(conn);
-            st.prepare(QStringLiteral("INSERT INTO policy_state (policy_id, source, streak, last_fired_at) VALUES (?,?,?,?) "
-                                      "ON CONFLICT (policy_id, source) DO UPDATE SET streak=excluded.streak, "
-                                      "last_fired_at=excluded.last_fired_at"));
+            st.prepare(
+                QStringLiteral("INSERT INTO policy_state (policy_id, source, streak, last_fired_at) VALUES (?,?,?,?) "
+                               "ON CONFLICT (policy_id, source) DO UPDATE SET streak=excluded.streak, "
+                               "last_fired_at=excluded.last_fired_at"));
             st.addBindValue(p.id);
             st.addBindValue(source);
             st.addBindValue(state.streak);
@@ -619,8 +633,9 @@ bool Writer::applyEventOutcome(const TaskOutcome &o, qint64 now)
             continue; // unique per event × policy
         const qint64 actionId = ins.lastInsertId().toLongLong();
         QSqlQuery task(conn);
-        task.prepare(QStringLiteral("INSERT INTO tasks (kind, ref_id, status, attempts, max_attempts, run_at, created_at) "
-                                    "VALUES ('action', ?, 'ready', 0, ?, ?, ?)"));
+        task.prepare(
+            QStringLiteral("INSERT INTO tasks (kind, ref_id, status, attempts, max_attempts, run_at, created_at) "
+                           "VALUES ('action', ?, 'ready', 0, ?, ?, ?)"));
         task.addBindValue(actionId);
         task.addBindValue(m_config.retry.maxAttempts);
         task.addBindValue(now);
@@ -632,12 +647,10 @@ bool Writer::applyEventOutcome(const TaskOutcome &o, qint64 now)
         ++m_work.actions;
         m_newReadyTasks = true;
         if (!appendAudit(QStringLiteral("policy:") + p.name, QStringLiteral("action_triggered"),
-                         QStringLiteral("action/%1").arg(actionId),
-                         { { QStringLiteral("action"), p.action },
-                           { QStringLiteral("event_id"), o.eventId },
-                           { QStringLiteral("policy_id"), p.id },
-                           { QStringLiteral("source"), o.source },
-                           { QStringLiteral("idempotency_key"), key } }))
+                QStringLiteral("action/%1").arg(actionId),
+                {{QStringLiteral("action"), p.action}, {QStringLiteral("event_id"), o.eventId},
+                    {QStringLiteral("policy_id"), p.id}, {QStringLiteral("source"), o.source},
+                    {QStringLiteral("idempotency_key"), key}}))
             return false;
     }
     return true;
@@ -671,20 +684,25 @@ bool Writer::applyActionOutcome(const TaskOutcome &o, qint64 now)
     if (task.numRowsAffected() == 0)
         return true; // stale outcome: the lease was lost meanwhile
     --m_work.leased;
-    const QString actionStatus = o.success ? QStringLiteral("succeeded") : dead ? QStringLiteral("dead") : QStringLiteral("retrying");
+    const QString actionStatus = o.success ? QStringLiteral("succeeded")
+        : dead                             ? QStringLiteral("dead")
+                                           : QStringLiteral("retrying");
     QSqlQuery act(conn);
-    act.prepare(QStringLiteral("UPDATE actions SET status=?, attempts=?, result=?, updated_at=?, finished_at=? WHERE id=?"));
+    act.prepare(
+        QStringLiteral("UPDATE actions SET status=?, attempts=?, result=?, updated_at=?, finished_at=? WHERE id=?"));
     act.addBindValue(actionStatus);
     act.addBindValue(o.attempts);
     act.addBindValue(o.success ? QStringLiteral("ok") : o.error);
     act.addBindValue(now);
-    act.addBindValue(actionStatus == QLatin1String("retrying") ? QVariant(QMetaType(QMetaType::LongLong)) : QVariant(now));
+    act.addBindValue(
+        actionStatus == QLatin1String("retrying") ? QVariant(QMetaType(QMetaType::LongLong)) : QVariant(now));
     act.addBindValue(o.actionId);
     if (!act.exec())
         return sqlFail(QStringLiteral("update action"), act.lastError().text());
     QSqlQuery attempt(conn);
-    attempt.prepare(QStringLiteral("INSERT INTO action_attempts (action_id, attempt, outcome, error, duration_ms, finished_at, "
-                                   "node) VALUES (?,?,?,?,?,?,?) ON CONFLICT DO NOTHING"));
+    attempt.prepare(
+        QStringLiteral("INSERT INTO action_attempts (action_id, attempt, outcome, error, duration_ms, finished_at, "
+                       "node) VALUES (?,?,?,?,?,?,?) ON CONFLICT DO NOTHING"));
     attempt.addBindValue(o.actionId);
     attempt.addBindValue(o.attempts);
     attempt.addBindValue(o.success ? QStringLiteral("success") : QStringLiteral("failure"));
@@ -695,9 +713,8 @@ bool Writer::applyActionOutcome(const TaskOutcome &o, qint64 now)
     if (!attempt.exec())
         return sqlFail(QStringLiteral("insert attempt"), attempt.lastError().text());
 
-    QJsonObject details { { QStringLiteral("attempt"), o.attempts },
-                          { QStringLiteral("duration_ms"), o.durationMs },
-                          { QStringLiteral("worker"), o.workerId } };
+    QJsonObject details {{QStringLiteral("attempt"), o.attempts}, {QStringLiteral("duration_ms"), o.durationMs},
+        {QStringLiteral("worker"), o.workerId}};
     QString kind;
     if (o.success) {
         ++m_work.done;
@@ -720,7 +737,8 @@ bool Writer::applyActionOutcome(const TaskOutcome &o, qint64 now)
         details.insert(QStringLiteral("error"), o.error);
         details.insert(QStringLiteral("retry_at"), isoUtc(runAt, true));
     }
-    return appendAudit(QStringLiteral("worker:") + o.workerId, kind, QStringLiteral("action/%1").arg(o.actionId), details);
+    return appendAudit(
+        QStringLiteral("worker:") + o.workerId, kind, QStringLiteral("action/%1").arg(o.actionId), details);
 }
 
 bool Writer::apply(AuditOp &op)
@@ -731,8 +749,9 @@ bool Writer::apply(AuditOp &op)
 bool Writer::apply(ReleaseOp &op)
 {
     QSqlQuery q(db());
-    q.prepare(QStringLiteral("UPDATE tasks SET status='ready', lease_until=NULL, leased_by=NULL WHERE status='leased' AND "
-                             "leased_by LIKE ?"));
+    q.prepare(
+        QStringLiteral("UPDATE tasks SET status='ready', lease_until=NULL, leased_by=NULL WHERE status='leased' AND "
+                       "leased_by LIKE ?"));
     q.addBindValue(QString(op.nodeId + QStringLiteral("%")));
     if (!q.exec())
         return sqlFail(QStringLiteral("release leases"), q.lastError().text());
@@ -780,9 +799,10 @@ void Writer::housekeeping()
     QSqlQuery begin(conn);
     if (begin.exec(QStringLiteral("BEGIN IMMEDIATE"))) {
         QSqlQuery dead(conn);
-        dead.prepare(QStringLiteral("UPDATE tasks SET status='dead', lease_until=NULL, leased_by=NULL, finished_at=?, "
-                                    "last_error='lease expired on the last attempt' WHERE status='leased' AND lease_until < ? "
-                                    "AND attempts >= max_attempts"));
+        dead.prepare(
+            QStringLiteral("UPDATE tasks SET status='dead', lease_until=NULL, leased_by=NULL, finished_at=?, "
+                           "last_error='lease expired on the last attempt' WHERE status='leased' AND lease_until < ? "
+                           "AND attempts >= max_attempts"));
         dead.addBindValue(now);
         dead.addBindValue(now);
         QSqlQuery ready(conn);
@@ -803,7 +823,8 @@ void Writer::housekeeping()
                 m_rescuedTotal->inc(static_cast<quint64>(nReady));
                 m_deadLetterTotal->inc(static_cast<quint64>(nDead));
                 m_newReadyTasks = nReady > 0;
-                logging::warning("leases_expired", { { QStringLiteral("rescued"), nReady }, { QStringLiteral("dead"), nDead } });
+                logging::warning(
+                    "leases_expired", {{QStringLiteral("rescued"), nReady}, {QStringLiteral("dead"), nDead}});
             }
         } else {
             conn.rollback();
@@ -813,7 +834,8 @@ void Writer::housekeeping()
     stats.prepare(QStringLiteral("SELECT min(run_at) FROM tasks WHERE status='ready' AND run_at <= ?"));
     stats.addBindValue(now);
     if (stats.exec() && stats.next())
-        m_work.oldestReadyAgeSeconds = stats.value(0).isNull() ? 0.0 : double(now - stats.value(0).toLongLong()) / 1000.0;
+        m_work.oldestReadyAgeSeconds
+            = stats.value(0).isNull() ? 0.0 : double(now - stats.value(0).toLongLong()) / 1000.0;
     stats.finish();
     QSqlQuery scheduled(conn);
     scheduled.prepare(QStringLiteral("SELECT count(*) FROM tasks WHERE status='ready' AND run_at > ?"));

@@ -27,8 +27,9 @@ class TestAudit : public QObject
         if (!w.open(path, &error))
             qFatal("open failed: %s", qPrintable(error));
         for (int i = 1; i <= entries; ++i)
-            w.submitAudit(QStringLiteral("operator@127.0.0.1"), QStringLiteral("test_entry"), QStringLiteral("thing/%1").arg(i),
-                          { { QStringLiteral("n"), i }, { QStringLiteral("note"), QStringLiteral("ünïcode ✓") } });
+            w.submitAudit(QStringLiteral("operator@127.0.0.1"), QStringLiteral("test_entry"),
+                QStringLiteral("thing/%1").arg(i),
+                {{QStringLiteral("n"), i}, {QStringLiteral("note"), QStringLiteral("ünïcode ✓")}});
         bool flushed = false;
         w.submitOutcomes({}, [&](bool) { flushed = true; });
         if (!QTest::qWaitFor([&] { return flushed; }, 10000))
@@ -88,13 +89,16 @@ private slots:
     {
         QTest::addColumn<QString>("tamper");
         QTest::addColumn<qint64>("badSeq");
-        QTest::newRow("details changed") << QStringLiteral("UPDATE audit_log SET details='{\"n\":999}' WHERE seq=7") << qint64(7);
-        QTest::newRow("actor changed") << QStringLiteral("UPDATE audit_log SET actor='mallory' WHERE seq=3") << qint64(3);
+        QTest::newRow("details changed") << QStringLiteral("UPDATE audit_log SET details='{\"n\":999}' WHERE seq=7")
+                                         << qint64(7);
+        QTest::newRow("actor changed") << QStringLiteral("UPDATE audit_log SET actor='mallory' WHERE seq=3")
+                                       << qint64(3);
         QTest::newRow("timestamp changed") << QStringLiteral("UPDATE audit_log SET ts=ts+1 WHERE seq=12") << qint64(12);
         QTest::newRow("row deleted") << QStringLiteral("DELETE FROM audit_log WHERE seq=9") << qint64(10);
         QTest::newRow("hash rewritten") << QStringLiteral("UPDATE audit_log SET hash='00' WHERE seq=5") << qint64(5);
         QTest::newRow("first row changed") << QStringLiteral("UPDATE audit_log SET kind='x' WHERE seq=1") << qint64(1);
-        QTest::newRow("last row removed keeps a valid prefix") << QStringLiteral("DELETE FROM audit_log WHERE seq=20") << qint64(0);
+        QTest::newRow("last row removed keeps a valid prefix")
+            << QStringLiteral("DELETE FROM audit_log WHERE seq=20") << qint64(0);
     }
 
     void tamperingIsFoundAtTheRow()

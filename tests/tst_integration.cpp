@@ -40,7 +40,10 @@ private:
         return body;
     }
     QJsonObject status() { return call("GET", QStringLiteral("/api/v1/ui/simulator/status")); }
-    QJsonObject metricsOf(const QJsonObject &s) { return s[QStringLiteral("simulator")][QStringLiteral("metrics")].toObject(); }
+    QJsonObject metricsOf(const QJsonObject &s)
+    {
+        return s[QStringLiteral("simulator")][QStringLiteral("metrics")].toObject();
+    }
     qint64 m(const QJsonObject &s, const char *key) { return metricsOf(s)[QLatin1String(key)].toInteger(); }
 
     qint64 scalar(const QString &sql)
@@ -113,27 +116,29 @@ private slots:
         QCOMPARE(s[QStringLiteral("ok")].toBool(), true);
         QVERIFY(s[QStringLiteral("timestamp")].toString().endsWith(QLatin1Char('Z')));
         const QJsonObject sim = s[QStringLiteral("simulator")].toObject();
-        for (const char *key : { "running", "started_at", "runtime_seconds", "configuration", "metrics" })
+        for (const char *key : {"running", "started_at", "runtime_seconds", "configuration", "metrics"})
             QVERIFY2(sim.contains(QLatin1String(key)), key);
         QVERIFY(sim[QStringLiteral("running")].isBool());
         QVERIFY(sim[QStringLiteral("started_at")].isNull()); // never ran
         const QJsonObject conf = sim[QStringLiteral("configuration")].toObject();
-        for (const char *key : { "target_rate", "mode", "failure_rate", "timeout_rate", "malformed_rate", "seed", "target" })
+        for (const char *key :
+            {"target_rate", "mode", "failure_rate", "timeout_rate", "malformed_rate", "seed", "target"})
             QVERIFY2(conf.contains(QLatin1String(key)), key);
         const QJsonObject met = sim[QStringLiteral("metrics")].toObject();
-        for (const char *key : { "events_generated", "events_succeeded", "events_failed", "events_rate_limited", "events_timeout",
-                                 "events_malformed", "actual_rate", "events_dropped", "events_in_flight", "events_retried",
-                                 "average_rate", "current_target_rate", "success_rate", "latency_ms", "faults_honoured" })
+        for (const char *key :
+            {"events_generated", "events_succeeded", "events_failed", "events_rate_limited", "events_timeout",
+                "events_malformed", "actual_rate", "events_dropped", "events_in_flight", "events_retried",
+                "average_rate", "current_target_rate", "success_rate", "latency_ms", "faults_honoured"})
             QVERIFY2(met.contains(QLatin1String(key)), key);
-        for (const char *key : { "p50", "p95", "p99" })
+        for (const char *key : {"p50", "p95", "p99"})
             QVERIFY(met[QStringLiteral("latency_ms")].toObject().contains(QLatin1String(key)));
     }
 
     void steadyRunIsStoredExactlyOnceAndProcessed()
     {
         int code = 0;
-        const QJsonObject started
-            = call("POST", QStringLiteral("/api/v1/ui/simulator/start?rate=6000&mode=steady&duration=6&seed=42"), &code);
+        const QJsonObject started = call(
+            "POST", QStringLiteral("/api/v1/ui/simulator/start?rate=6000&mode=steady&duration=6&seed=42"), &code);
         QCOMPARE(code, 200);
         QVERIFY(started[QStringLiteral("simulator")][QStringLiteral("running")].toBool());
         const QString runId = started[QStringLiteral("simulator")][QStringLiteral("run_id")].toString();
@@ -157,17 +162,19 @@ private slots:
         // Every 202 is in the database exactly once.
         const QString like = QStringLiteral("'sim-%1-%'").arg(runId);
         const qint64 stored = scalar(QStringLiteral("SELECT count(*) FROM events WHERE idempotency_key LIKE ") + like);
-        const qint64 distinct = scalar(QStringLiteral("SELECT count(DISTINCT idempotency_key) FROM events WHERE idempotency_key LIKE ") + like);
+        const qint64 distinct = scalar(
+            QStringLiteral("SELECT count(DISTINCT idempotency_key) FROM events WHERE idempotency_key LIKE ") + like);
         QCOMPARE(stored, succeeded);
         QCOMPARE(distinct, stored);
         QCOMPARE(qint64(m_backend->metrics().counterTotal("ingest_total")), stored);
 
         // ... and processed: every event task done, every action finished (retries included).
         QVERIFY(waitForDrainedQueue(60000));
-        QCOMPARE(scalar(QStringLiteral("SELECT count(*) FROM tasks t JOIN events e ON e.id = t.ref_id AND t.kind = 'event' "
-                                       "WHERE t.status = 'done' AND e.idempotency_key LIKE ")
-                        + like),
-                 stored);
+        QCOMPARE(
+            scalar(QStringLiteral("SELECT count(*) FROM tasks t JOIN events e ON e.id = t.ref_id AND t.kind = 'event' "
+                                  "WHERE t.status = 'done' AND e.idempotency_key LIKE ")
+                + like),
+            stored);
         const qint64 actions = scalar(QStringLiteral("SELECT count(*) FROM actions"));
         QVERIFY2(actions > 0, "the simulator's values breach the default policies now and then");
         QCOMPARE(scalar(QStringLiteral("SELECT count(*) FROM actions WHERE status NOT IN ('succeeded', 'dead')")), 0);
@@ -180,8 +187,7 @@ private slots:
     {
         const quint64 rejectedBefore = m_backend->metrics().counterTotal("ingest_rejected_total");
         int code = 0;
-        const QJsonObject started = call(
-            "POST",
+        const QJsonObject started = call("POST",
             QStringLiteral("/api/v1/ui/simulator/start?rate=3000&mode=chaos&duration=6&seed=7&client_timeout_ms=1000"
                            "&failure_rate=0.1&timeout_rate=0.05&malformed_rate=0.05"),
             &code);
@@ -198,14 +204,15 @@ private slots:
         QVERIFY(metricsOf(s)[QStringLiteral("faults_honoured")].toBool());
         // Server side too: injected faults and malformed bodies were refused by the server.
         QVERIFY(m_backend->metrics().counterTotal("ingest_rejected_total") > rejectedBefore);
-        QVERIFY(m_backend->metrics().counter("ingest_rejected_total", "", { { "reason", "injected_fault" } }).value() > 0);
+        QVERIFY(m_backend->metrics().counter("ingest_rejected_total", "", {{"reason", "injected_fault"}}).value() > 0);
         // Retries after timeouts reused their idempotency key: no event stored twice.
         const QString like = QStringLiteral("'sim-%1-%'").arg(runId);
         QCOMPARE(scalar(QStringLiteral("SELECT count(*) FROM events WHERE idempotency_key LIKE ") + like),
-                 scalar(QStringLiteral("SELECT count(DISTINCT idempotency_key) FROM events WHERE idempotency_key LIKE ") + like));
+            scalar(QStringLiteral("SELECT count(DISTINCT idempotency_key) FROM events WHERE idempotency_key LIKE ")
+                + like));
         // Each valid event that succeeded is stored (malformed ones succeeded by being refused).
         QCOMPARE(scalar(QStringLiteral("SELECT count(*) FROM events WHERE idempotency_key LIKE ") + like),
-                 m(s, "events_succeeded") - m(s, "events_malformed") + 0 * m(s, "events_failed"));
+            m(s, "events_succeeded") - m(s, "events_malformed") + 0 * m(s, "events_failed"));
     }
 
     void badSimulatorParametersAreRefusedByName()
@@ -220,11 +227,13 @@ private slots:
 
     void timeseriesServesSamples()
     {
-        QTRY_VERIFY_WITH_TIMEOUT(!call("GET", QStringLiteral("/api/v1/stats/timeseries?window=60"))[QStringLiteral("samples")]
-                                      .toArray()
-                                      .isEmpty(),
-                                 10000);
-        const QJsonArray samples = call("GET", QStringLiteral("/api/v1/stats/timeseries?window=60"))[QStringLiteral("samples")].toArray();
+        QTRY_VERIFY_WITH_TIMEOUT(
+            !call("GET", QStringLiteral("/api/v1/stats/timeseries?window=60"))[QStringLiteral("samples")]
+                 .toArray()
+                 .isEmpty(),
+            10000);
+        const QJsonArray samples
+            = call("GET", QStringLiteral("/api/v1/stats/timeseries?window=60"))[QStringLiteral("samples")].toArray();
         double maxIngest = 0;
         for (const auto &v : samples)
             maxIngest = std::max(maxIngest, v[QStringLiteral("ingest_per_s")].toDouble());
@@ -253,8 +262,8 @@ private slots:
             started = true;
         });
         QTRY_VERIFY_WITH_TIMEOUT(started, 10000);
-        QTRY_VERIFY_WITH_TIMEOUT(metricsOf(backend->simulator().status())[QStringLiteral("events_succeeded")].toInteger() > 300,
-                                 30000);
+        QTRY_VERIFY_WITH_TIMEOUT(
+            metricsOf(backend->simulator().status())[QStringLiteral("events_succeeded")].toInteger() > 300, 30000);
         backend->stop();
         const QJsonObject st = backend->simulator().status();
         const qint64 succeeded = metricsOf(st)[QStringLiteral("events_succeeded")].toInteger();
@@ -273,11 +282,14 @@ private slots:
         const qint64 stored = count(QStringLiteral("SELECT count(*) FROM events WHERE idempotency_key LIKE ") + like);
         // Every answer the client saw as 202 is stored; requests cut off by the stop may be stored
         // too (committed, answer lost on the wire) — never more than that, never twice.
-        QVERIFY2(stored >= succeeded, qPrintable(QStringLiteral("stored %1 < acknowledged %2").arg(stored).arg(succeeded)));
+        QVERIFY2(
+            stored >= succeeded, qPrintable(QStringLiteral("stored %1 < acknowledged %2").arg(stored).arg(succeeded)));
         QVERIFY(stored <= succeeded + failed);
-        QCOMPARE(count(QStringLiteral("SELECT count(DISTINCT idempotency_key) FROM events WHERE idempotency_key LIKE ") + like),
-                 stored);
-        QCOMPARE(count(QStringLiteral("SELECT count(*) FROM tasks WHERE status = 'leased'")), 0); // finished or released
+        QCOMPARE(count(QStringLiteral("SELECT count(DISTINCT idempotency_key) FROM events WHERE idempotency_key LIKE ")
+                     + like),
+            stored);
+        QCOMPARE(
+            count(QStringLiteral("SELECT count(*) FROM tasks WHERE status = 'leased'")), 0); // finished or released
         db.close();
         db = QSqlDatabase();
         QSqlDatabase::removeDatabase(QStringLiteral("shutdown"));

@@ -28,7 +28,8 @@ private:
     }
     QString freshPath() { return m_dir.filePath(QStringLiteral("q%1.db").arg(++m_n)); }
 
-    static IngestEvent event(const QString &metric, double value, const QString &key = {}, const QString &source = QStringLiteral("host-1"))
+    static IngestEvent event(
+        const QString &metric, double value, const QString &key = {}, const QString &source = QStringLiteral("host-1"))
     {
         IngestEvent e;
         e.metricName = metric;
@@ -55,7 +56,7 @@ private:
     static bool outcome(Writer &w, TaskOutcome o)
     {
         bool done = false, ok = false;
-        w.submitOutcomes({ std::move(o) }, [&](bool r) {
+        w.submitOutcomes({std::move(o)}, [&](bool r) {
             ok = r;
             done = true;
         });
@@ -100,8 +101,9 @@ private slots:
         QVERIFY2(w.open(path, &error), qPrintable(error));
         QList<IngestResult> results;
         // Three submissions before the event loop runs: one group commit, two share a key.
-        for (const QString &key : { QStringLiteral("k1"), QStringLiteral("k1"), QString() })
-            w.submitIngest(event(QStringLiteral("cpu_usage"), 10, key), [&](const IngestResult &r) { results.append(r); });
+        for (const QString &key : {QStringLiteral("k1"), QStringLiteral("k1"), QString()})
+            w.submitIngest(
+                event(QStringLiteral("cpu_usage"), 10, key), [&](const IngestResult &r) { results.append(r); });
         QTRY_COMPARE(results.size(), 3);
         QCOMPARE(results[0].status, IngestResult::Status::Created);
         QCOMPARE(results[1].status, IngestResult::Status::Duplicate);
@@ -111,7 +113,8 @@ private slots:
         QCOMPARE(metrics.counterTotal("ingest_total"), 2u);
         // A later duplicate (other batch) also answers the first id.
         IngestResult later;
-        w.submitIngest(event(QStringLiteral("cpu_usage"), 11, QStringLiteral("k1")), [&](const IngestResult &r) { later = r; });
+        w.submitIngest(
+            event(QStringLiteral("cpu_usage"), 11, QStringLiteral("k1")), [&](const IngestResult &r) { later = r; });
         QTRY_COMPARE(later.status, IngestResult::Status::Duplicate);
         QCOMPARE(later.id, results[0].id);
         w.close();
@@ -167,7 +170,7 @@ private slots:
         o.metricName = QStringLiteral("cpu_usage");
         o.source = QStringLiteral("host-1");
         o.eventId = tasks[0].refId;
-        o.breached = { policyId(w, QStringLiteral("cpu_usage")) };
+        o.breached = {policyId(w, QStringLiteral("cpu_usage"))};
         QVERIFY(o.breached[0] > 0);
         QVERIFY(outcome(w, o));
         QVERIFY(outcome(w, o)); // a redelivered (stale) outcome changes nothing
@@ -192,7 +195,8 @@ private slots:
         QCOMPARE(scalar(path, QStringLiteral("SELECT count(*) FROM actions WHERE status='succeeded'")), 1);
         QCOMPARE(scalar(path, QStringLiteral("SELECT count(*) FROM audit_log WHERE kind='action_triggered'")), 1);
         QCOMPARE(scalar(path, QStringLiteral("SELECT count(*) FROM audit_log WHERE kind='action_succeeded'")), 1);
-        QCOMPARE(scalar(path, QStringLiteral("SELECT max(seq) - min(seq) + 1 - count(*) FROM audit_log")), 0); // no gaps
+        QCOMPARE(
+            scalar(path, QStringLiteral("SELECT max(seq) - min(seq) + 1 - count(*) FROM audit_log")), 0); // no gaps
     }
 
     void eventWithoutSourceCanBreach()
@@ -203,9 +207,8 @@ private slots:
         QString error;
         QVERIFY(w.open(freshPath(), &error));
         bool ingested = false;
-        w.submitIngest(event(QStringLiteral("cpu_usage"), 99, {}, QString()), [&](const IngestResult &r) {
-            ingested = r.status == IngestResult::Status::Created;
-        });
+        w.submitIngest(event(QStringLiteral("cpu_usage"), 99, {}, QString()),
+            [&](const IngestResult &r) { ingested = r.status == IngestResult::Status::Created; });
         QTRY_VERIFY(ingested);
         const auto tasks = claim(w, QStringLiteral("w"), 10);
         QCOMPARE(tasks.size(), 1);
@@ -218,7 +221,7 @@ private slots:
         o.metricName = QStringLiteral("cpu_usage");
         o.source = tasks[0].source;
         o.eventId = tasks[0].refId;
-        o.breached = { policyId(w, QStringLiteral("cpu_usage")) };
+        o.breached = {policyId(w, QStringLiteral("cpu_usage"))};
         QVERIFY(outcome(w, o));
         QCOMPARE(w.snapshot().actions, 1);
         QCOMPARE(w.snapshot().done, 1);
@@ -244,7 +247,7 @@ private slots:
         o.metricName = QStringLiteral("disk_usage");
         o.source = QStringLiteral("host-1");
         o.eventId = tasks[0].refId;
-        o.breached = { policyId(w, QStringLiteral("disk_usage")) };
+        o.breached = {policyId(w, QStringLiteral("disk_usage"))};
         QVERIFY(outcome(w, o));
         QCOMPARE(w.snapshot().actions, 1);
         for (int attempt = 1; attempt <= 3; ++attempt) {

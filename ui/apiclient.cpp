@@ -191,7 +191,8 @@ void ApiClient::track(QNetworkReply *reply, Kind kind)
     reply->setProperty(generationProperty, m_generation);
     connect(reply, &QNetworkReply::finished, this, [this, reply, kind] {
         reply->deleteLater();
-        if (reply->property(generationProperty).toULongLong() != m_generation || reply->property(replacedProperty).toBool())
+        if (reply->property(generationProperty).toULongLong() != m_generation
+            || reply->property(replacedProperty).toBool())
             return; // aborted by setBaseUrl(), destruction or a newer request, or an answer from the old server
         const bool ok = handleReply(reply, kind);
         if (kind == Kind::Start || kind == Kind::Stop)

@@ -52,15 +52,16 @@ void registerAuditRoutes(Router &router, Reader &reader)
                     return reply.send(badParameter(key, QStringLiteral("text must be at most 200 characters")));
                 f.text = value;
             } else {
-                return reply.send(HttpResponse::error(
-                    400, QStringLiteral("unknown_parameter"),
-                    QStringLiteral("unknown query parameter '%1' (known: limit, before, kind, actor, subject, text)").arg(key),
+                return reply.send(HttpResponse::error(400, QStringLiteral("unknown_parameter"),
+                    QStringLiteral("unknown query parameter '%1' (known: limit, before, kind, actor, subject, text)")
+                        .arg(key),
                     key));
             }
         }
         reader.run(
             [f](QSqlDatabase &db) {
-                QString sql = QStringLiteral("SELECT seq, ts, actor, kind, subject, details, prev_hash, hash FROM audit_log WHERE 1=1");
+                QString sql = QStringLiteral(
+                    "SELECT seq, ts, actor, kind, subject, details, prev_hash, hash FROM audit_log WHERE 1=1");
                 QVariantList binds;
                 if (f.before > 0) {
                     sql += QStringLiteral(" AND seq < ?");
@@ -80,8 +81,9 @@ void registerAuditRoutes(Router &router, Reader &reader)
                 }
                 if (!f.text.isEmpty()) {
                     // SQLite's lower() folds ASCII only; the needle is folded the same way.
-                    sql += QStringLiteral(" AND instr(lower(actor || char(10) || kind || char(10) || subject || char(10) || "
-                                          "details), lower(?)) > 0");
+                    sql += QStringLiteral(
+                        " AND instr(lower(actor || char(10) || kind || char(10) || subject || char(10) || "
+                        "details), lower(?)) > 0");
                     binds << f.text;
                 }
                 sql += QStringLiteral(" ORDER BY seq DESC LIMIT ?");
@@ -102,20 +104,19 @@ void registerAuditRoutes(Router &router, Reader &reader)
                     }
                     lastSeq = q.value(0).toLongLong();
                     entries.append(QJsonObject {
-                        { QStringLiteral("seq"), lastSeq },
-                        { QStringLiteral("ts"), isoUtc(q.value(1).toLongLong(), true) },
-                        { QStringLiteral("actor"), q.value(2).toString() },
-                        { QStringLiteral("kind"), q.value(3).toString() },
-                        { QStringLiteral("subject"), q.value(4).toString() },
-                        { QStringLiteral("details"), QJsonDocument::fromJson(q.value(5).toString().toUtf8()).object() },
-                        { QStringLiteral("prev_hash"), q.value(6).toString() },
-                        { QStringLiteral("hash"), q.value(7).toString() },
+                        {QStringLiteral("seq"), lastSeq},
+                        {QStringLiteral("ts"), isoUtc(q.value(1).toLongLong(), true)},
+                        {QStringLiteral("actor"), q.value(2).toString()},
+                        {QStringLiteral("kind"), q.value(3).toString()},
+                        {QStringLiteral("subject"), q.value(4).toString()},
+                        {QStringLiteral("details"), QJsonDocument::fromJson(q.value(5).toString().toUtf8()).object()},
+                        {QStringLiteral("prev_hash"), q.value(6).toString()},
+                        {QStringLiteral("hash"), q.value(7).toString()},
                     });
                 }
-                return HttpResponse::json(200, { { QStringLiteral("ok"), true },
-                                                 { QStringLiteral("entries"), entries },
-                                                 { QStringLiteral("next_before"),
-                                                   more ? QJsonValue(lastSeq) : QJsonValue(QJsonValue::Null) } });
+                return HttpResponse::json(200,
+                    {{QStringLiteral("ok"), true}, {QStringLiteral("entries"), entries},
+                        {QStringLiteral("next_before"), more ? QJsonValue(lastSeq) : QJsonValue(QJsonValue::Null)}});
             },
             reply);
     });
@@ -123,9 +124,8 @@ void registerAuditRoutes(Router &router, Reader &reader)
         reader.run(
             [](QSqlDatabase &db) {
                 const audit::VerifyResult r = audit::verify(db);
-                QJsonObject body { { QStringLiteral("ok"), true },
-                                   { QStringLiteral("valid"), r.ok },
-                                   { QStringLiteral("entries_checked"), r.entries } };
+                QJsonObject body {{QStringLiteral("ok"), true}, {QStringLiteral("valid"), r.ok},
+                    {QStringLiteral("entries_checked"), r.entries}};
                 if (!r.ok) {
                     body.insert(QStringLiteral("first_bad_seq"), r.firstBadSeq);
                     body.insert(QStringLiteral("problem"), r.problem);

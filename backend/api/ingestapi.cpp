@@ -17,9 +17,10 @@ class IngestController
 {
 public:
     IngestController(Writer &writer, MetricsRegistry &metrics, const ServerConfig &config)
-        : m_writer(writer), m_metrics(metrics), m_config(config)
-    {
-    }
+        : m_writer(writer)
+        , m_metrics(metrics)
+        , m_config(config)
+    { }
 
     void ingest(const HttpRequest &req, const Reply &reply)
     {
@@ -27,8 +28,8 @@ public:
         if (!contentType.isEmpty() && !contentType.startsWith("application/json") && !contentType.contains("+json")) {
             reject("unsupported_media_type");
             reply.send(HttpResponse::error(415, QStringLiteral("unsupported_media_type"),
-                                           QStringLiteral("send the event as JSON with Content-Type: application/json (got %1)")
-                                               .arg(QString::fromLatin1(contentType))));
+                QStringLiteral("send the event as JSON with Content-Type: application/json (got %1)")
+                    .arg(QString::fromLatin1(contentType))));
             return;
         }
         int delayMs = 0;
@@ -37,7 +38,7 @@ public:
             if (fault == "error") {
                 reject("injected_fault");
                 reply.send(HttpResponse::error(500, QStringLiteral("injected_fault"),
-                                               QStringLiteral("fault injected on request (X-Vigil-Fault: error); nothing was stored"))
+                    QStringLiteral("fault injected on request (X-Vigil-Fault: error); nothing was stored"))
                                .withHeader("X-Vigil-Injected", "error"));
                 return;
             }
@@ -47,15 +48,14 @@ public:
                 if (!ok || delayMs < 0 || delayMs > kMaxInjectedDelayMs) {
                     reject("invalid_header");
                     reply.send(HttpResponse::error(400, QStringLiteral("invalid_header"),
-                                                   QStringLiteral("X-Vigil-Fault delay must be 0..%1 ms").arg(kMaxInjectedDelayMs),
-                                                   QStringLiteral("X-Vigil-Fault")));
+                        QStringLiteral("X-Vigil-Fault delay must be 0..%1 ms").arg(kMaxInjectedDelayMs),
+                        QStringLiteral("X-Vigil-Fault")));
                     return;
                 }
             } else {
                 reject("invalid_header");
                 reply.send(HttpResponse::error(400, QStringLiteral("invalid_header"),
-                                               QStringLiteral("X-Vigil-Fault must be 'error' or 'delay=<ms>'"),
-                                               QStringLiteral("X-Vigil-Fault")));
+                    QStringLiteral("X-Vigil-Fault must be 'error' or 'delay=<ms>'"), QStringLiteral("X-Vigil-Fault")));
                 return;
             }
         }
@@ -69,16 +69,15 @@ public:
             HttpResponse response;
             switch (r.status) {
             case IngestResult::Status::Created:
-                response = HttpResponse::json(202, { { QStringLiteral("ok"), true }, { QStringLiteral("id"), r.id } });
+                response = HttpResponse::json(202, {{QStringLiteral("ok"), true}, {QStringLiteral("id"), r.id}});
                 break;
             case IngestResult::Status::Duplicate:
-                response = HttpResponse::json(200, { { QStringLiteral("ok"), true },
-                                                     { QStringLiteral("id"), r.id },
-                                                     { QStringLiteral("duplicate"), true } });
+                response = HttpResponse::json(200,
+                    {{QStringLiteral("ok"), true}, {QStringLiteral("id"), r.id}, {QStringLiteral("duplicate"), true}});
                 break;
             case IngestResult::Status::Failed:
                 response = HttpResponse::error(503, QStringLiteral("storage_unavailable"),
-                                               QStringLiteral("the event could not be committed; nothing was stored, retry later"))
+                    QStringLiteral("the event could not be committed; nothing was stored, retry later"))
                                .withHeader("Retry-After", "1");
                 break;
             }
@@ -95,7 +94,7 @@ public:
 private:
     void reject(const QByteArray &reason)
     {
-        m_metrics.counter("ingest_rejected_total", "Ingest requests refused, by reason", { { "reason", reason } }).inc();
+        m_metrics.counter("ingest_rejected_total", "Ingest requests refused, by reason", {{"reason", reason}}).inc();
     }
 
     Writer &m_writer;
@@ -108,7 +107,7 @@ void registerIngestRoutes(Router &router, Writer &writer, MetricsRegistry &metri
 {
     auto controller = std::make_shared<IngestController>(writer, metrics, config);
     router.add("POST", QStringLiteral("/api/v1/ingest"),
-               [controller](const HttpRequest &req, Reply reply) { controller->ingest(req, reply); });
+        [controller](const HttpRequest &req, Reply reply) { controller->ingest(req, reply); });
 }
 
 } // namespace vigil

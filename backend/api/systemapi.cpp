@@ -14,26 +14,22 @@ namespace {
 QJsonObject queueJson(const QueueSnapshot &q, const Sample &latest)
 {
     return {
-        { QStringLiteral("depth"), q.depth() },
-        { QStringLiteral("ready"), q.ready - q.scheduled },
-        { QStringLiteral("scheduled"), q.scheduled },
-        { QStringLiteral("leased"), q.leased },
-        { QStringLiteral("done"), q.done },
-        { QStringLiteral("dead"), q.dead },
-        { QStringLiteral("oldest_ready_age_seconds"), q.oldestReadyAgeSeconds },
-        { QStringLiteral("paused"), q.paused },
-        { QStringLiteral("totals"),
-          QJsonObject { { QStringLiteral("enqueued"), q.enqueued },
-                        { QStringLiteral("completed"), q.completed },
-                        { QStringLiteral("failed"), q.failedAttempts },
-                        { QStringLiteral("retried"), q.retried },
-                        { QStringLiteral("dead_lettered"), q.deadLettered },
-                        { QStringLiteral("rescued"), q.rescued },
-                        { QStringLiteral("events"), q.events },
-                        { QStringLiteral("actions"), q.actions } } },
-        { QStringLiteral("rates"),
-          QJsonObject { { QStringLiteral("enqueue_per_s"), latest.enqueuePerS },
-                        { QStringLiteral("dequeue_per_s"), latest.dequeuePerS } } },
+        {QStringLiteral("depth"), q.depth()},
+        {QStringLiteral("ready"), q.ready - q.scheduled},
+        {QStringLiteral("scheduled"), q.scheduled},
+        {QStringLiteral("leased"), q.leased},
+        {QStringLiteral("done"), q.done},
+        {QStringLiteral("dead"), q.dead},
+        {QStringLiteral("oldest_ready_age_seconds"), q.oldestReadyAgeSeconds},
+        {QStringLiteral("paused"), q.paused},
+        {QStringLiteral("totals"),
+            QJsonObject {{QStringLiteral("enqueued"), q.enqueued}, {QStringLiteral("completed"), q.completed},
+                {QStringLiteral("failed"), q.failedAttempts}, {QStringLiteral("retried"), q.retried},
+                {QStringLiteral("dead_lettered"), q.deadLettered}, {QStringLiteral("rescued"), q.rescued},
+                {QStringLiteral("events"), q.events}, {QStringLiteral("actions"), q.actions}}},
+        {QStringLiteral("rates"),
+            QJsonObject {{QStringLiteral("enqueue_per_s"), latest.enqueuePerS},
+                {QStringLiteral("dequeue_per_s"), latest.dequeuePerS}}},
     };
 }
 
@@ -52,18 +48,18 @@ void registerSystemRoutes(Router &router, const SystemContext &c)
 {
     SystemContext ctx = c;
     router.add("GET", QStringLiteral("/healthz"), [ctx](const HttpRequest &, Reply reply) {
-        reply.send(HttpResponse::json(200, { { QStringLiteral("ok"), true },
-                                             { QStringLiteral("status"), QStringLiteral("alive") },
-                                             { QStringLiteral("version"), QStringLiteral(VIGIL_VERSION) },
-                                             { QStringLiteral("uptime_seconds"), (wallNowMs() - ctx.startedAtMs) / 1000 } }));
+        reply.send(HttpResponse::json(200,
+            {{QStringLiteral("ok"), true}, {QStringLiteral("status"), QStringLiteral("alive")},
+                {QStringLiteral("version"), QStringLiteral(VIGIL_VERSION)},
+                {QStringLiteral("uptime_seconds"), (wallNowMs() - ctx.startedAtMs) / 1000}}));
     });
     router.add("GET", QStringLiteral("/readyz"), [ctx](const HttpRequest &, Reply reply) {
         const bool db = ctx.writer.isHealthy();
         const bool workers = !ctx.workersAlive || ctx.workersAlive();
         const bool ready = db && workers;
-        QJsonObject body { { QStringLiteral("ok"), ready },
-                           { QStringLiteral("checks"),
-                             QJsonObject { { QStringLiteral("database"), db }, { QStringLiteral("workers"), workers } } } };
+        QJsonObject body {{QStringLiteral("ok"), ready},
+            {QStringLiteral("checks"),
+                QJsonObject {{QStringLiteral("database"), db}, {QStringLiteral("workers"), workers}}}};
         HttpResponse r = HttpResponse::json(ready ? 200 : 503, body);
         if (!ready)
             r.withHeader("Retry-After", "1");
@@ -73,9 +69,9 @@ void registerSystemRoutes(Router &router, const SystemContext &c)
         reply.send(HttpResponse::raw(200, "text/plain; version=0.0.4; charset=utf-8", ctx.metrics.exposition()));
     });
     router.add("GET", QStringLiteral("/api/v1/queue"), [ctx](const HttpRequest &, Reply reply) {
-        reply.send(HttpResponse::json(200, { { QStringLiteral("ok"), true },
-                                             { QStringLiteral("timestamp"), isoUtc(wallNowMs()) },
-                                             { QStringLiteral("queue"), queueJson(ctx.writer.snapshot(), ctx.series.latest()) } }));
+        reply.send(HttpResponse::json(200,
+            {{QStringLiteral("ok"), true}, {QStringLiteral("timestamp"), isoUtc(wallNowMs())},
+                {QStringLiteral("queue"), queueJson(ctx.writer.snapshot(), ctx.series.latest())}}));
     });
     router.add("GET", QStringLiteral("/api/v1/stats/timeseries"), [ctx](const HttpRequest &req, Reply reply) {
         qint64 window = 300;
@@ -84,31 +80,29 @@ void registerSystemRoutes(Router &router, const SystemContext &c)
             if (key == QLatin1String("window")) {
                 if (!parseBoundedInt(value, 1, TimeSeries::kCapacity, &window)) {
                     reply.send(HttpResponse::error(400, QStringLiteral("invalid_parameter"),
-                                                   QStringLiteral("window must be an integer number of seconds in 1..%1")
-                                                       .arg(TimeSeries::kCapacity),
-                                                   QStringLiteral("window")));
+                        QStringLiteral("window must be an integer number of seconds in 1..%1")
+                            .arg(TimeSeries::kCapacity),
+                        QStringLiteral("window")));
                     return;
                 }
             } else if (key == QLatin1String("since")) {
                 if (!parseBoundedInt(value, 0, std::numeric_limits<qint64>::max(), &since)) {
                     reply.send(HttpResponse::error(400, QStringLiteral("invalid_parameter"),
-                                                   QStringLiteral("since must be a Unix time in milliseconds"),
-                                                   QStringLiteral("since")));
+                        QStringLiteral("since must be a Unix time in milliseconds"), QStringLiteral("since")));
                     return;
                 }
             } else {
                 reply.send(HttpResponse::error(400, QStringLiteral("unknown_parameter"),
-                                               QStringLiteral("unknown query parameter '%1' (known: window, since)").arg(key), key));
+                    QStringLiteral("unknown query parameter '%1' (known: window, since)").arg(key), key));
                 return;
             }
         }
         QJsonArray samples;
         for (const Sample &s : ctx.series.samples(int(window), since))
             samples.append(s.toJson());
-        reply.send(HttpResponse::json(200, { { QStringLiteral("ok"), true },
-                                             { QStringLiteral("interval_seconds"), 1 },
-                                             { QStringLiteral("window_seconds"), window },
-                                             { QStringLiteral("samples"), samples } }));
+        reply.send(HttpResponse::json(200,
+            {{QStringLiteral("ok"), true}, {QStringLiteral("interval_seconds"), 1},
+                {QStringLiteral("window_seconds"), window}, {QStringLiteral("samples"), samples}}));
     });
 }
 

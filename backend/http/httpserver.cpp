@@ -34,8 +34,8 @@ namespace detail {
 struct ReplySlot
 {
     std::shared_ptr<LaneGate> gate;
-    std::atomic<bool> sent { false };
-    std::atomic<bool> connected { true };
+    std::atomic<bool> sent {false};
+    std::atomic<bool> connected {true};
     // Lane thread only:
     bool ready = false;
     bool counted = true; // still counted in the lane's pending answers
@@ -53,43 +53,74 @@ namespace {
 const char *reasonPhrase(int status)
 {
     switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 413: return "Payload Too Large";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Entity";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    default: return "Unknown";
+    case 100:
+        return "Continue";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 409:
+        return "Conflict";
+    case 413:
+        return "Payload Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 422:
+        return "Unprocessable Entity";
+    case 429:
+        return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return "Unknown";
     }
 }
 
 QByteArray methodName(QHttpServerRequest::Method m)
 {
     switch (m) {
-    case QHttpServerRequest::Method::Get: return "GET";
-    case QHttpServerRequest::Method::Put: return "PUT";
-    case QHttpServerRequest::Method::Delete: return "DELETE";
-    case QHttpServerRequest::Method::Post: return "POST";
-    case QHttpServerRequest::Method::Head: return "HEAD";
-    case QHttpServerRequest::Method::Options: return "OPTIONS";
-    case QHttpServerRequest::Method::Patch: return "PATCH";
-    case QHttpServerRequest::Method::Connect: return "CONNECT";
-    case QHttpServerRequest::Method::Trace: return "TRACE";
-    default: return "UNKNOWN";
+    case QHttpServerRequest::Method::Get:
+        return "GET";
+    case QHttpServerRequest::Method::Put:
+        return "PUT";
+    case QHttpServerRequest::Method::Delete:
+        return "DELETE";
+    case QHttpServerRequest::Method::Post:
+        return "POST";
+    case QHttpServerRequest::Method::Head:
+        return "HEAD";
+    case QHttpServerRequest::Method::Options:
+        return "OPTIONS";
+    case QHttpServerRequest::Method::Patch:
+        return "PATCH";
+    case QHttpServerRequest::Method::Connect:
+        return "CONNECT";
+    case QHttpServerRequest::Method::Trace:
+        return "TRACE";
+    default:
+        return "UNKNOWN";
     }
 }
 
@@ -121,7 +152,10 @@ QByteArray serialize(const detail::ReplySlot &slot)
 class ConnState final : public QObject
 {
 public:
-    explicit ConnState(QTcpSocket *socket, std::atomic<qint64> &pending) : QObject(socket), m_pending(pending) { }
+    explicit ConnState(QTcpSocket *socket, std::atomic<qint64> &pending)
+        : QObject(socket)
+        , m_pending(pending)
+    { }
     ~ConnState() override
     {
         // The client went away (or we are shutting down): answers still owed are dropped.
@@ -160,8 +194,8 @@ private:
 class FeedServer final : public QTcpServer
 {
 public:
-    using QTcpServer::QTcpServer;
     using QTcpServer::addPendingConnection;
+    using QTcpServer::QTcpServer;
 
 protected:
     void incomingConnection(qintptr fd) override
@@ -176,14 +210,17 @@ class HttpLane final : public QObject
 {
 public:
     HttpLane(const Router &router, MetricsRegistry &metrics, const ServerConfig &config)
-        : m_router(router), m_metrics(metrics), m_config(config), m_gate(std::make_shared<LaneGate>())
+        : m_router(router)
+        , m_metrics(metrics)
+        , m_config(config)
+        , m_gate(std::make_shared<LaneGate>())
     {
         m_gate->lane = this;
     }
 
     std::shared_ptr<LaneGate> gate() const { return m_gate; }
-    std::atomic<qint64> pending { 0 };
-    std::atomic<bool> refusing { false };
+    std::atomic<qint64> pending {0};
+    std::atomic<bool> refusing {false};
 
     // Lane thread.
     bool init()
@@ -273,7 +310,7 @@ private:
             if (end < 0) {
                 if (conn->head.size() > kMaxHeadBytes)
                     refuse(socket, conn, 431, QStringLiteral("headers_too_large"),
-                           QStringLiteral("the request line and headers exceed %1 bytes").arg(kMaxHeadBytes));
+                        QStringLiteral("the request line and headers exceed %1 bytes").arg(kMaxHeadBytes));
                 return;
             }
             conn->head.truncate(end);
@@ -285,7 +322,7 @@ private:
             conn->chunkedBytes += socket->bytesAvailable();
             if (conn->chunkedBytes > m_config.maxBodyBytes + 64 * 1024)
                 refuse(socket, conn, 413, QStringLiteral("payload_too_large"),
-                       QStringLiteral("request body exceeds %1 bytes").arg(m_config.maxBodyBytes));
+                    QStringLiteral("request body exceeds %1 bytes").arg(m_config.maxBodyBytes));
         }
     }
 
@@ -301,7 +338,7 @@ private:
         };
         if (parts.size() != 3 || !isMethod(parts.at(0)) || (parts.at(2) != "HTTP/1.1" && parts.at(2) != "HTTP/1.0")) {
             refuse(socket, conn, 400, QStringLiteral("bad_request"),
-                   QStringLiteral("malformed request line (expected 'METHOD /path HTTP/1.1')"));
+                QStringLiteral("malformed request line (expected 'METHOD /path HTTP/1.1')"));
             return false;
         }
         conn->http10 = parts.at(2) == "HTTP/1.0";
@@ -331,9 +368,9 @@ private:
         }
         if (contentLength > m_config.maxBodyBytes) {
             refuse(socket, conn, 413, QStringLiteral("payload_too_large"),
-                   QStringLiteral("request body of %1 bytes exceeds the limit of %2 bytes")
-                       .arg(contentLength)
-                       .arg(m_config.maxBodyBytes));
+                QStringLiteral("request body of %1 bytes exceeds the limit of %2 bytes")
+                    .arg(contentLength)
+                    .arg(m_config.maxBodyBytes));
             return false;
         }
         // Qt 6.4 never answers it (curl then stalls 1 s on bodies > 1 MiB). Only when nothing is
@@ -355,7 +392,7 @@ private:
         slot->gate = m_gate;
         slot->sent = true;
         const QByteArray method = conn->head.left(conn->head.indexOf(' '));
-        static const QByteArrayList known { "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS" };
+        static const QByteArrayList known {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"};
         slot->method = known.contains(method) ? method : QByteArray("UNKNOWN"); // no client-chosen metric labels
         slot->endpoint = "other";
         slot->receivedAtNs = steadyNowNs();
@@ -413,8 +450,9 @@ private:
         if (refusing.load()) {
             slot->closeAfter = true;
             stopReading(socket, conn);
-            reply.send(HttpResponse::error(503, QStringLiteral("shutting_down"), QStringLiteral("the server is shutting down"))
-                           .withHeader("Retry-After", "5"));
+            reply.send(
+                HttpResponse::error(503, QStringLiteral("shutting_down"), QStringLiteral("the server is shutting down"))
+                    .withHeader("Retry-After", "5"));
             return;
         }
         // A chunked body has no Content-Length for the guard to refuse early.
@@ -423,7 +461,7 @@ private:
             slot->closeAfter = true;
             slot->endpoint = "other";
             reply.send(HttpResponse::error(413, QStringLiteral("payload_too_large"),
-                                           QStringLiteral("request body exceeds %1 bytes").arg(m_config.maxBodyBytes)));
+                QStringLiteral("request body exceeds %1 bytes").arg(m_config.maxBodyBytes)));
             return;
         }
 
@@ -432,12 +470,11 @@ private:
             slot->endpoint = "other";
             if (match.allowed.isEmpty()) {
                 reply.send(HttpResponse::error(404, QStringLiteral("not_found"),
-                                               QStringLiteral("no such endpoint: %1 %2").arg(QString::fromLatin1(req.method), req.path)));
+                    QStringLiteral("no such endpoint: %1 %2").arg(QString::fromLatin1(req.method), req.path)));
             } else {
                 reply.send(HttpResponse::error(405, QStringLiteral("method_not_allowed"),
-                                               QStringLiteral("%1 is not allowed on %2; allowed: %3")
-                                                   .arg(QString::fromLatin1(req.method), req.path,
-                                                        QString::fromLatin1(match.allowed.join(", "))))
+                    QStringLiteral("%1 is not allowed on %2; allowed: %3")
+                        .arg(QString::fromLatin1(req.method), req.path, QString::fromLatin1(match.allowed.join(", "))))
                                .withHeader("Allow", match.allowed.join(", ")));
             }
             return;
@@ -482,15 +519,16 @@ private:
         const QByteArray key = slot.method + ' ' + slot.endpoint + ' ' + QByteArray::number(slot.response.status);
         Counter *&requests = m_requestCounters[key];
         if (!requests)
-            requests = &m_metrics.counter("http_requests_total", "HTTP requests answered, by method, route and status code",
-                                          { { "method", slot.method }, { "endpoint", slot.endpoint },
-                                            { "code", QByteArray::number(slot.response.status) } });
+            requests
+                = &m_metrics.counter("http_requests_total", "HTTP requests answered, by method, route and status code",
+                    {{"method", slot.method}, {"endpoint", slot.endpoint},
+                        {"code", QByteArray::number(slot.response.status)}});
         requests->inc();
         Histogram *&latency = m_latency[slot.endpoint];
         if (!latency)
             latency = &m_metrics.histogram("request_latency_seconds",
-                                           "Server-side request latency from request parsed to answer written, by route",
-                                           { { "endpoint", slot.endpoint } });
+                "Server-side request latency from request parsed to answer written, by route",
+                {{"endpoint", slot.endpoint}});
         latency->observe(seconds);
     }
 
@@ -508,13 +546,16 @@ private:
 class AcceptServer final : public QTcpServer
 {
 public:
-    explicit AcceptServer(std::vector<HttpLane *> lanes) : m_lanes(std::move(lanes)) { }
+    explicit AcceptServer(std::vector<HttpLane *> lanes)
+        : m_lanes(std::move(lanes))
+    { }
 
 protected:
     void incomingConnection(qintptr fd) override
     {
         HttpLane *lane = m_lanes[m_next++ % m_lanes.size()];
-        QMetaObject::invokeMethod(lane, [lane, fd] { lane->adopt(fd); }, Qt::QueuedConnection);
+        QMetaObject::invokeMethod(
+            lane, [lane, fd] { lane->adopt(fd); }, Qt::QueuedConnection);
     }
 
 private:
@@ -536,7 +577,8 @@ void Reply::send(HttpResponse response) const
         return;
     }
     QMetaObject::invokeMethod(
-        lane, [lane, slot = m_slot, response = std::move(response)]() mutable { lane->complete(slot, std::move(response)); },
+        lane,
+        [lane, slot = m_slot, response = std::move(response)]() mutable { lane->complete(slot, std::move(response)); },
         Qt::QueuedConnection);
 }
 
@@ -546,9 +588,11 @@ bool Reply::clientConnected() const
 }
 
 HttpServer::HttpServer(const Router &router, MetricsRegistry &metrics, const ServerConfig &config, QObject *parent)
-    : QObject(parent), m_router(router), m_metrics(metrics), m_config(config)
-{
-}
+    : QObject(parent)
+    , m_router(router)
+    , m_metrics(metrics)
+    , m_config(config)
+{ }
 
 HttpServer::~HttpServer()
 {
@@ -566,7 +610,8 @@ bool HttpServer::listen(const QHostAddress &address, quint16 port, QString *erro
         QObject::connect(thread.get(), &QThread::finished, lane, &QObject::deleteLater);
         thread->start();
         bool ok = false;
-        QMetaObject::invokeMethod(lane, [lane, &ok] { ok = lane->init(); }, Qt::BlockingQueuedConnection);
+        QMetaObject::invokeMethod(
+            lane, [lane, &ok] { ok = lane->init(); }, Qt::BlockingQueuedConnection);
         m_threads.push_back(std::move(thread));
         m_lanes.push_back(lane);
         if (!ok) {
@@ -610,7 +655,8 @@ void HttpServer::stopAccepting()
 {
     if (!m_accept)
         return;
-    QMetaObject::invokeMethod(m_accept, [a = m_accept] { a->close(); }, Qt::BlockingQueuedConnection);
+    QMetaObject::invokeMethod(
+        m_accept, [a = m_accept] { a->close(); }, Qt::BlockingQueuedConnection);
 }
 
 void HttpServer::refuseNewRequests()
@@ -646,7 +692,8 @@ void HttpServer::shutdown()
     }
     for (size_t i = 0; i < m_lanes.size(); ++i) {
         HttpLane *lane = m_lanes[i];
-        QMetaObject::invokeMethod(lane, [lane] { lane->closeAll(); }, Qt::BlockingQueuedConnection);
+        QMetaObject::invokeMethod(
+            lane, [lane] { lane->closeAll(); }, Qt::BlockingQueuedConnection);
         m_threads[i]->quit();
         m_threads[i]->wait();
     }

@@ -31,10 +31,10 @@ HttpResponse HttpResponse::raw(int status, const QByteArray &contentType, const 
 
 HttpResponse HttpResponse::error(int status, const QString &code, const QString &message, const QString &field)
 {
-    QJsonObject err { { QStringLiteral("code"), code }, { QStringLiteral("message"), message } };
+    QJsonObject err {{QStringLiteral("code"), code}, {QStringLiteral("message"), message}};
     if (!field.isEmpty())
         err.insert(QStringLiteral("field"), field);
-    return json(status, QJsonObject { { QStringLiteral("ok"), false }, { QStringLiteral("error"), err } });
+    return json(status, QJsonObject {{QStringLiteral("ok"), false}, {QStringLiteral("error"), err}});
 }
 
 } // namespace vigil

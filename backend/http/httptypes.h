@@ -66,7 +66,9 @@ class Reply
 {
 public:
     Reply() = default;
-    explicit Reply(std::shared_ptr<detail::ReplySlot> slot) : m_slot(std::move(slot)) { }
+    explicit Reply(std::shared_ptr<detail::ReplySlot> slot)
+        : m_slot(std::move(slot))
+    { }
 
     void send(HttpResponse response) const;
     // True while the client is still connected (best effort, any thread).

@@ -4,7 +4,8 @@ namespace vigil {
 
 void Router::add(const QByteArray &method, const QString &pattern, Handler handler)
 {
-    m_routes.push_back(Route { method, pattern, pattern.split(QLatin1Char('/'), Qt::SkipEmptyParts), std::move(handler) });
+    m_routes.push_back(
+        Route {method, pattern, pattern.split(QLatin1Char('/'), Qt::SkipEmptyParts), std::move(handler)});
 }
 
 bool Router::matches(const Route &route, const QStringList &segments, QHash<QString, QString> *params)

@@ -400,10 +400,10 @@ void Simulator::ensurePool()
     // client timeout, so size for them too, or the client — not the server — becomes the bottleneck.
     const double heldConnections
         = peakPerSecond * (m_config.timeoutRate * m_config.clientTimeoutMs / 1000.0 + 0.01) * 2.0;
-    const auto wanted = std::clamp<size_t>(
-        std::max(static_cast<size_t>(std::ceil(peakPerSecond / kEventsPerSecondPerManager)),
-                 static_cast<size_t>(std::ceil(heldConnections / 6.0))),
-        1, kMaxManagers);
+    const auto wanted
+        = std::clamp<size_t>(std::max(static_cast<size_t>(std::ceil(peakPerSecond / kEventsPerSecondPerManager)),
+                                 static_cast<size_t>(std::ceil(heldConnections / 6.0))),
+            1, kMaxManagers);
     // Grow only: shrinking would abort requests still on the wire.
     while (m_pool.size() < wanted)
         m_pool.push_back(new QNetworkAccessManager(this));
