@@ -1,5 +1,9 @@
 #include "mainwindow.h"
 
+#ifndef VIGIL_BUILD_INFO
+#define VIGIL_BUILD_INFO "unknown build"
+#endif
+
 #include "apiclient.h"
 #include "auditpanel.h"
 #include "chartpanel.h"
@@ -542,10 +546,10 @@ QString MainWindow::aboutText() const
     return tr("<h3>Vigil Console %1</h3>"
               "<p>An operations console for an event-ingest and auto-remediation pipeline, with a "
               "durable task queue and a load and chaos simulator.</p>"
-              "<p>Built with Qt %2, running on Qt %3.</p>"
+              "<p>Built with Qt %2, running on Qt %3.<br>Build: %5</p>"
               "<p>Server: %4</p>")
         .arg(QStringLiteral(VIGIL_VERSION), QStringLiteral(QT_VERSION_STR), QString::fromLatin1(qVersion()),
-            m_client ? m_client->baseUrl().toString().toHtmlEscaped() : tr("none"));
+            m_client ? m_client->baseUrl().toString().toHtmlEscaped() : tr("none"), QStringLiteral(VIGIL_BUILD_INFO));
 }
 
 void MainWindow::showAbout()
