@@ -122,6 +122,13 @@ Backend::Backend(ServerConfig config, QObject *parent)
     if (d->dbPath.isEmpty())
         d->dbPath = QStandardPaths::writableLocation(QStandardPaths::AppDataLocation) + QStringLiteral("/vigil.db");
     d->dbPath = QDir::cleanPath(QDir::current().absoluteFilePath(d->dbPath));
+    // Resolve symlinks (of the file or its directory) so the lock file is the same for every
+    // path that leads to one database: two Vigils must never share a SQLite file.
+    const QFileInfo info(d->dbPath);
+    if (info.exists())
+        d->dbPath = info.canonicalFilePath();
+    else if (const QString dir = QFileInfo(info.absolutePath()).canonicalFilePath(); !dir.isEmpty())
+        d->dbPath = dir + QLatin1Char('/') + info.fileName();
     // The simulator exists before start() so the window can read its (idle) status at once.
     d->simulator = new Simulator(d->metrics);
     d->simulatorThread = startThread(QStringLiteral("vigil-simulator"), d->simulator);
@@ -176,8 +183,19 @@ bool Backend::start(QString *error)
 
     d->lock = std::make_unique<QLockFile>(d->dbPath + QStringLiteral(".lock"));
     d->lock->setStaleLockTime(0);
-    QDir().mkpath(QFileInfo(d->dbPath).absolutePath());
-    if (!d->lock->tryLock(200)) {
+    if (!QDir().mkpath(QFileInfo(d->dbPath).absolutePath())) {
+        *error = QStringLiteral("cannot create the data directory %1 (check the path and its permissions, or use --db)")
+                     .arg(QFileInfo(d->dbPath).absolutePath());
+        d->lock.reset();
+        return false;
+    }
+    if (!d->lock->tryLock(200) && d->lock->error() != QLockFile::LockFailedError) {
+        *error = QStringLiteral("cannot create the lock file %1.lock (check the permissions of %2, or use --db)")
+                     .arg(d->dbPath, QFileInfo(d->dbPath).absolutePath());
+        d->lock.reset();
+        return false;
+    }
+    if (!d->lock->isLocked()) {
         qint64 pid = 0;
         QString host, app;
         d->lock->getLockInfo(&pid, &host, &app);
@@ -235,9 +253,9 @@ bool Backend::start(QString *error)
             {{"state", s}}, [w = d->writer, s] {
                 const QueueSnapshot q = w->snapshot();
                 if (s == "ready")
-                    return double(q.ready - q.scheduled);
+                    return double(q.due());
                 if (s == "scheduled")
-                    return double(q.scheduled);
+                    return double(q.scheduledNow());
                 if (s == "leased")
                     return double(q.leased);
                 if (s == "done")

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -126,8 +127,13 @@ QByteArray textValue(const QJsonValue &v)
 {
     if (v.isString())
         return v.toString().toUtf8();
-    if (v.isDouble())
-        return QByteArray::number(v.toDouble(), 'g', 12);
+    if (v.isDouble()) {
+        // Integers (ids, seeds up to 2^53) exactly, so a logged seed can replay a run.
+        const double d = v.toDouble();
+        if (d == std::floor(d) && std::fabs(d) <= 9007199254740992.0)
+            return QByteArray::number(static_cast<qint64>(d));
+        return QByteArray::number(d, 'g', 12);
+    }
     if (v.isBool())
         return v.toBool() ? "true" : "false";
     return QJsonDocument(QJsonObject {{QStringLiteral("v"), v}}).toJson(QJsonDocument::Compact).mid(5).chopped(1);

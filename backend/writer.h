@@ -11,6 +11,7 @@
 #include <QSqlDatabase>
 #include <QTimer>
 
+#include <algorithm>
 #include <functional>
 #include <memory>
 #include <variant>
@@ -87,6 +88,10 @@ struct QueueSnapshot
     qint64 actions = 0;
     qint64 events = 0;
     qint64 depth() const { return ready + leased; }
+    // `scheduled` is refreshed once a second while `ready` moves with every claim, so the split
+    // is clamped: a retry that came due and was claimed meanwhile must not make "due" negative.
+    qint64 scheduledNow() const { return std::clamp<qint64>(scheduled, 0, std::max<qint64>(0, ready)); }
+    qint64 due() const { return std::max<qint64>(0, ready - scheduledNow()); }
 };
 
 // Owns the only write connection to the SQLite database and serialises every write through

@@ -36,6 +36,13 @@ if "$VIGIL" --headless --port "$port" --db "$work/other.db" >"$work/out2" 2>"$wo
 fi
 grep -q "already in use" "$work/err2" || { echo "no clear port-in-use message:"; cat "$work/err2"; exit 1; }
 
+# The same database through a symlink is the same database: refused, not shared.
+ln -s "$work/v.db" "$work/link.db"
+if "$VIGIL" --headless --port 0 --db "$work/link.db" >"$work/out3" 2>"$work/err3"; then
+    echo "a second server on the same database (via a symlink) should have failed"; exit 1
+fi
+grep -q "in use by another Vigil" "$work/err3" || { echo "no clear database-in-use message:"; cat "$work/err3"; exit 1; }
+
 kill -TERM $pid
 wait $pid
 echo "smoke: ok ($url)"

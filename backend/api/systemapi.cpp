@@ -15,8 +15,8 @@ QJsonObject queueJson(const QueueSnapshot &q, const Sample &latest)
 {
     return {
         {QStringLiteral("depth"), q.depth()},
-        {QStringLiteral("ready"), q.ready - q.scheduled},
-        {QStringLiteral("scheduled"), q.scheduled},
+        {QStringLiteral("ready"), q.due()},
+        {QStringLiteral("scheduled"), q.scheduledNow()},
         {QStringLiteral("leased"), q.leased},
         {QStringLiteral("done"), q.done},
         {QStringLiteral("dead"), q.dead},
