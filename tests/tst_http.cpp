@@ -697,6 +697,39 @@ private slots:
         QCOMPARE(r.body, QByteArray("fast:after"));
     }
 
+    void malformedHeadersAre400_data()
+    {
+        QTest::addColumn<QByteArray>("raw");
+        const QByteArray body = R"({"a":1})";
+        QTest::newRow("conflicting Content-Length (smuggling)")
+            << QByteArray("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 7\r\nContent-Length: 30\r\n\r\n" + body
+                   + "GET /fast HTTP/1.1\r\nHost: x\r\n\r\n");
+        QTest::newRow("signed Content-Length")
+            << QByteArray("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: +7\r\n\r\n" + body);
+        QTest::newRow("space before colon") << QByteArray("GET /fast HTTP/1.1\r\nHost : x\r\n\r\n");
+        QTest::newRow("header without colon") << QByteArray("GET /fast HTTP/1.1\r\nHost x\r\n\r\n");
+        static const char withNul[] = "GET /fast HTTP/1.1\r\nHost: a\0b\r\n\r\n";
+        QTest::newRow("NUL in a header") << QByteArray(withNul, sizeof(withNul) - 1);
+    }
+
+    void malformedHeadersAre400()
+    {
+        QFETCH(QByteArray, raw);
+        TestServer s;
+        QString error;
+        QVERIFY2(s.listen(&error), qPrintable(error));
+        RawClient c(s.port());
+        QVERIFY(c.waitConnected());
+        c.send(raw);
+        QTRY_VERIFY_WITH_TIMEOUT(c.closed(), kWait);
+        const Parsed p = c.parsed();
+        QVERIFY2(p.error.isEmpty(), qPrintable(p.error));
+        QCOMPARE(p.responses.size(), 1); // nothing smuggled behind it was answered
+        QCOMPARE(p.responses.at(0).status, 400);
+        QCOMPARE(p.responses.at(0).json()[QStringLiteral("error")][QStringLiteral("code")].toString(),
+            QStringLiteral("bad_request"));
+    }
+
     // --- routing errors on the real server -------------------------------------------------------
 
     void routingErrors_data()

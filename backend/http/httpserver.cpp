@@ -342,19 +342,31 @@ private:
             return false;
         }
         conn->http10 = parts.at(2) == "HTTP/1.0";
-        qint64 contentLength = 0;
+        qint64 contentLength = -1;
         bool expectContinue = false;
+        const auto isDigits = [](const QByteArray &v) {
+            return !v.isEmpty() && v.size() <= 18
+                && std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; });
+        };
         for (qsizetype i = 1; i < lines.size(); ++i) {
-            const QByteArray &line = lines.at(i);
-            const qsizetype colon = line.indexOf(':');
-            if (colon <= 0)
+            const QByteArray line = lines.at(i).endsWith('\r') ? lines.at(i).chopped(1) : lines.at(i);
+            if (line.isEmpty())
                 continue;
+            const qsizetype colon = line.indexOf(':');
+            // RFC 9112 §5: no whitespace before the colon, no header without one, no NUL.
+            if (colon <= 0 || line.at(colon - 1) == ' ' || line.at(colon - 1) == '\t' || line.contains('\0')) {
+                refuse(socket, conn, 400, QStringLiteral("bad_request"), QStringLiteral("malformed header line"));
+                return false;
+            }
             const QByteArray name = line.left(colon).trimmed().toLower();
             const QByteArray value = line.mid(colon + 1).trimmed().toLower();
             if (name == "content-length") {
-                bool ok = false;
-                contentLength = value.toLongLong(&ok);
-                if (!ok || contentLength < 0) { // 6.4 would parse the body as the next request
+                // Digits only (no sign), and one value: two different lengths are how requests
+                // get smuggled past a proxy (RFC 9112 §6.3).
+                const qint64 length = isDigits(value) ? value.toLongLong() : -1;
+                const bool conflicting = contentLength >= 0 && length != contentLength;
+                contentLength = length;
+                if (length < 0 || conflicting) { // 6.4 would parse the body as the next request
                     refuse(socket, conn, 400, QStringLiteral("bad_request"), QStringLiteral("invalid Content-Length"));
                     return false;
                 }
