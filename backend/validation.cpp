@@ -1,6 +1,7 @@
 #include "validation.h"
 
 #include <algorithm>
+#include <cctype>
 #include <array>
 #include <cmath>
 #include <limits>
@@ -653,6 +654,35 @@ std::optional<ValidationError> parseIngest(
         return makeError(kInvalidJson, QString(),
             u"Request body is empty; send a JSON object such as "
             u"{\"metric_name\": \"cpu_usage\", \"value\": 42}."_s);
+
+    // Qt 6.4's parser accepts escapes JSON does not have ("\x41" becomes "x41"): refuse them
+    // rather than store altered text.
+    {
+        bool inString = false;
+        for (qsizetype i = 0; i < body.size(); ++i) {
+            const char c = body.at(i);
+            if (!inString) {
+                inString = c == '"';
+                continue;
+            }
+            if (c == '"') {
+                inString = false;
+            } else if (c == '\\') {
+                const char e = i + 1 < body.size() ? body.at(i + 1) : '\0';
+                bool ok = QByteArrayView("\"\\/bfnrt").contains(e);
+                if (e == 'u') {
+                    ok = i + 5 < body.size();
+                    for (qsizetype k = i + 2; ok && k < i + 6; ++k)
+                        ok = std::isxdigit(static_cast<unsigned char>(body.at(k))) != 0;
+                }
+                if (!ok)
+                    return makeError(kInvalidJson, QString(),
+                        u"Request body is not valid JSON: invalid escape sequence at byte %1 (JSON allows "
+                        u"\\\" \\\\ \\/ \\b \\f \\n \\r \\t and \\uXXXX)."_s.arg(i));
+                ++i; // skip the escaped character
+            }
+        }
+    }
 
     QByteArray json = body;
     QList<NumberPatch> patches;

@@ -101,6 +101,10 @@ void TestValidation::rejects_data()
                                       << u"byte"_s;
     QTest::newRow("two objects") << QByteArray(R"({"metric_name":"cpu","value":1}{})") << json << QString()
                                  << u"byte"_s;
+    QTest::newRow("invalid escape \\x") << QByteArray(R"({"metric_name":"cpu","value":1,"source":"\x41"})") << json
+                                        << QString() << u"invalid escape"_s;
+    QTest::newRow("short \\u escape") << QByteArray(R"({"metric_name":"cpu","value":1,"source":"\u12"})") << json
+                                      << QString() << u"invalid escape"_s;
     QTest::newRow("array body") << QByteArray(R"([{"metric_name":"cpu","value":1}])") << json << QString()
                                 << u"must be a JSON object holding one event"_s;
     QTest::newRow("number body") << QByteArray("42") << json << QString() << u"not valid JSON"_s;
