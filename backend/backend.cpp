@@ -282,7 +282,10 @@ bool Backend::start(QString *error)
     registerSystemRoutes(d->router,
         SystemContext {
             *d->writer, d->series, d->metrics, d->startedAtMs, [flag = d->workersRunning] { return flag->load(); }});
-    registerSimulatorRoutes(d->router, *d->simulator);
+    registerSimulatorRoutes(d->router, *d->simulator,
+        [w = d->writer](const QString &actor, const QString &kind, const QString &subject, const QJsonObject &details) {
+            w->submitAudit(actor, kind, subject, details);
+        });
     registerAuditRoutes(d->router, *d->reader);
     registerLogRoutes(d->router, logging::recentLines());
 

@@ -181,6 +181,11 @@ private slots:
         QCOMPARE(scalar(QStringLiteral("SELECT count(*) FROM audit_log WHERE kind = 'action_triggered'")), actions);
         QCOMPARE(qint64(m_backend->metrics().counterTotal("actions_total")), actions);
         QVERIFY(scalar(QStringLiteral("SELECT count(*) FROM action_attempts WHERE outcome = 'failure'")) > 0);
+        // The operator call that started the run is in the audit trail, with who called and from where.
+        QCOMPARE(scalar(QStringLiteral("SELECT count(*) FROM audit_log WHERE kind = 'simulator_started' AND subject = "
+                                       "'simulator' AND actor = 'anonymous@127.0.0.1' AND details LIKE '%")
+                     + runId + QStringLiteral("%'")),
+            1);
     }
 
     void chaosRunShowsRetriesAndRejectsMalformed()

@@ -5,10 +5,27 @@
 
 namespace vigil {
 
-void registerSimulatorRoutes(Router &router, Simulator &simulator)
+namespace {
+// No tokens yet (issue #4): the actor is who called, by address.
+QString actorOf(const HttpRequest &request)
 {
-    router.add(
-        "POST", QStringLiteral("/api/v1/ui/simulator/start"), [&simulator](const HttpRequest &request, Reply reply) {
+    return QStringLiteral("anonymous@") + request.remoteAddress.toString();
+}
+
+QJsonObject auditDetails(const HttpRequest &request, const QJsonObject &status)
+{
+    const QJsonObject sim = status.value(QStringLiteral("simulator")).toObject();
+    return {{QStringLiteral("remote_address"), request.remoteAddress.toString()},
+        {QStringLiteral("parameters"), request.query.toString(QUrl::FullyDecoded)},
+        {QStringLiteral("run_id"), sim.value(QStringLiteral("run_id"))},
+        {QStringLiteral("configuration"), sim.value(QStringLiteral("configuration"))}};
+}
+} // namespace
+
+void registerSimulatorRoutes(Router &router, Simulator &simulator, AuditSink audit)
+{
+    router.add("POST", QStringLiteral("/api/v1/ui/simulator/start"),
+        [&simulator, audit](const HttpRequest &request, Reply reply) {
             // While running, a start is a live change of the running configuration.
             SimConfig config = simulator.isRunning() ? simulator.configuration() : SimConfig {};
             if (const auto error = parseSimConfig(request.query, &config)) {
@@ -20,13 +37,25 @@ void registerSimulatorRoutes(Router &router, Simulator &simulator)
                     QStringLiteral("no embedded server to target: give target=<base URL>"), QStringLiteral("target")));
                 return;
             }
+            const bool wasRunning = simulator.isRunning();
             // Answered from the simulator thread once applied (Reply::send is thread-safe).
-            simulator.requestStart(
-                config, [reply](const QJsonObject &status) { reply.send(HttpResponse::json(200, status)); });
+            simulator.requestStart(config, [reply, audit, request, wasRunning](const QJsonObject &status) {
+                if (audit)
+                    audit(actorOf(request),
+                        wasRunning ? QStringLiteral("simulator_changed") : QStringLiteral("simulator_started"),
+                        QStringLiteral("simulator"), auditDetails(request, status));
+                reply.send(HttpResponse::json(200, status));
+            });
         });
-    router.add("POST", QStringLiteral("/api/v1/ui/simulator/stop"), [&simulator](const HttpRequest &, Reply reply) {
-        simulator.requestStop([reply](const QJsonObject &status) { reply.send(HttpResponse::json(200, status)); });
-    });
+    router.add("POST", QStringLiteral("/api/v1/ui/simulator/stop"),
+        [&simulator, audit](const HttpRequest &request, Reply reply) {
+            simulator.requestStop([reply, audit, request](const QJsonObject &status) {
+                if (audit)
+                    audit(actorOf(request), QStringLiteral("simulator_stopped"), QStringLiteral("simulator"),
+                        auditDetails(request, status));
+                reply.send(HttpResponse::json(200, status));
+            });
+        });
     router.add("GET", QStringLiteral("/api/v1/ui/simulator/status"),
         [&simulator](const HttpRequest &, Reply reply) { reply.send(HttpResponse::json(200, simulator.status())); });
 }

@@ -1,5 +1,10 @@
 #pragma once
 
+#include <QJsonObject>
+#include <QString>
+
+#include <functional>
+
 namespace vigil {
 
 class Router;
@@ -14,7 +19,11 @@ class Simulator;
 //   POST /api/v1/ui/simulator/stop → 200 with the final status once requests in flight have ended.
 //   GET  /api/v1/ui/simulator/status → 200 {ok, timestamp, simulator:{running, started_at,
 //        runtime_seconds, run_id, configuration{…}, metrics{…}}}.
+// Start and stop are operator calls: once applied, each is handed to `audit` (actor, kind, subject,
+// details with the remote address and the parameters) for the audit trail.
 // `simulator` must outlive the router.
-void registerSimulatorRoutes(Router &router, Simulator &simulator);
+using AuditSink = std::function<void(
+    const QString &actor, const QString &kind, const QString &subject, const QJsonObject &details)>;
+void registerSimulatorRoutes(Router &router, Simulator &simulator, AuditSink audit = {});
 
 } // namespace vigil
