@@ -106,7 +106,6 @@ struct Backend::Private
     Sampler *sampler = nullptr;
     std::unique_ptr<QThread> samplerThread;
     std::unique_ptr<HttpServer> http;
-    bool writerOpen = false;
     std::shared_ptr<std::atomic<bool>> workersRunning = std::make_shared<std::atomic<bool>>(false);
 };
 
@@ -223,7 +222,6 @@ bool Backend::start(QString *error)
         d->lock.reset();
         return false;
     }
-    d->writerOpen = true;
     {
         const QueueSnapshot q = d->writer->snapshot();
         logging::info("queue_opened",

@@ -25,9 +25,10 @@ private:
     std::unique_ptr<Backend> m_backend;
     QNetworkAccessManager m_nam;
 
-    QJsonObject call(const QByteArray &verb, const QString &pathAndQuery, int *status = nullptr)
+    QJsonObject call(
+        const QByteArray &verb, const QString &pathAndQuery, int *status = nullptr, Backend *backend = nullptr)
     {
-        QNetworkRequest req(QUrl(m_backend->baseUrl().toString() + pathAndQuery));
+        QNetworkRequest req(QUrl((backend ? backend : m_backend.get())->baseUrl().toString() + pathAndQuery));
         req.setTransferTimeout(30000);
         QNetworkReply *reply = m_nam.sendCustomRequest(req, verb);
         QSignalSpy done(reply, &QNetworkReply::finished);
@@ -80,11 +81,12 @@ private:
         return s;
     }
 
-    bool waitForDrainedQueue(int timeoutMs)
+    bool waitForDrainedQueue(int timeoutMs, Backend *backend = nullptr)
     {
         QDeadlineTimer deadline(timeoutMs);
         do {
-            const QJsonObject q = call("GET", QStringLiteral("/api/v1/queue"))[QStringLiteral("queue")].toObject();
+            const QJsonObject q
+                = call("GET", QStringLiteral("/api/v1/queue"), nullptr, backend)[QStringLiteral("queue")].toObject();
             if (q[QStringLiteral("depth")].toInteger() == 0 && q[QStringLiteral("scheduled")].toInteger() == 0)
                 return true;
             QTest::qWait(200);
@@ -217,7 +219,7 @@ private slots:
                 + like));
         // Each valid event that succeeded is stored (malformed ones succeeded by being refused).
         QCOMPARE(scalar(QStringLiteral("SELECT count(*) FROM events WHERE idempotency_key LIKE ") + like),
-            m(s, "events_succeeded") - m(s, "events_malformed") + 0 * m(s, "events_failed"));
+            m(s, "events_succeeded") - m(s, "events_malformed"));
     }
 
     void badSimulatorParametersAreRefusedByName()
@@ -303,9 +305,7 @@ private slots:
         config.remediator.latencyMs = 1;
         backend = std::make_unique<Backend>(config);
         QVERIFY2(backend->start(&error), qPrintable(error));
-        std::swap(backend, m_backend);
-        QVERIFY(waitForDrainedQueue(60000));
-        std::swap(backend, m_backend);
+        QVERIFY(waitForDrainedQueue(60000, backend.get()));
         backend->stop();
     }
 
