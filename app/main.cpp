@@ -24,6 +24,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -37,6 +38,17 @@ void onSignal(int)
 {
     const char c = 1;
     [[maybe_unused]] const auto n = ::write(g_signalPipe[1], &c, 1);
+}
+
+// Every client connection is a file descriptor: lift the soft limit (often 1024) to the hard one
+// so that --max-connections, not EMFILE, decides when connections are refused.
+void raiseFileLimit()
+{
+    rlimit limit {};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        ::setrlimit(RLIMIT_NOFILE, &limit);
+    }
 }
 
 // SIGINT/SIGTERM become an orderly shutdown on the main thread (self-pipe: async-signal-safe).
@@ -101,6 +113,20 @@ void addOptions(QCommandLineParser &p)
             QStringLiteral("2")},
         {QStringLiteral("http-threads"), QStringLiteral("HTTP threads (default 2)."), QStringLiteral("n"),
             QStringLiteral("2")},
+        {QStringLiteral("max-body-bytes"), QStringLiteral("Largest request body accepted (default 1048576)."),
+            QStringLiteral("bytes"), QStringLiteral("1048576")},
+        {QStringLiteral("max-connections"),
+            QStringLiteral("Open client connections before new ones get 503 (default 1024)."), QStringLiteral("n"),
+            QStringLiteral("1024")},
+        {QStringLiteral("header-timeout"),
+            QStringLiteral("Seconds for a request's line and headers to arrive, else 408 (default 10)."),
+            QStringLiteral("s"), QStringLiteral("10")},
+        {QStringLiteral("request-timeout"),
+            QStringLiteral("Seconds for a whole request, body included, to arrive, else 408 (default 30)."),
+            QStringLiteral("s"), QStringLiteral("30")},
+        {QStringLiteral("idle-timeout"),
+            QStringLiteral("Seconds an idle keep-alive connection stays open (default 60)."), QStringLiteral("s"),
+            QStringLiteral("60")},
         {QStringLiteral("durability"),
             QStringLiteral("normal (default: survives a crash of the process) or full (also survives power loss)."),
             QStringLiteral("mode"), QStringLiteral("normal")},
@@ -188,6 +214,11 @@ private:
             QStringLiteral("db"),
             QStringLiteral("workers"),
             QStringLiteral("http-threads"),
+            QStringLiteral("max-body-bytes"),
+            QStringLiteral("max-connections"),
+            QStringLiteral("header-timeout"),
+            QStringLiteral("request-timeout"),
+            QStringLiteral("idle-timeout"),
             QStringLiteral("durability"),
             QStringLiteral("fault-injection"),
             QStringLiteral("remediator-latency-ms"),
@@ -226,6 +257,13 @@ ServerConfig configFrom(const Options &p)
     c.databasePath = p.value(QStringLiteral("db"));
     c.workers = int(number(p, QStringLiteral("workers"), 1, 64));
     c.httpThreads = int(number(p, QStringLiteral("http-threads"), 1, 32));
+    c.maxBodyBytes = qint64(number(p, QStringLiteral("max-body-bytes"), 1024, 256.0 * 1024 * 1024));
+    c.maxConnections = int(number(p, QStringLiteral("max-connections"), 1, 1'000'000));
+    c.headerTimeoutMs = int(number(p, QStringLiteral("header-timeout"), 0.1, 3600) * 1000);
+    c.requestTimeoutMs = int(number(p, QStringLiteral("request-timeout"), 0.1, 3600) * 1000);
+    c.idleTimeoutMs = int(number(p, QStringLiteral("idle-timeout"), 0.1, 86400) * 1000);
+    if (c.requestTimeoutMs < c.headerTimeoutMs)
+        fail(QStringLiteral("--request-timeout must be at least --header-timeout"));
     const QString durability = p.value(QStringLiteral("durability"));
     if (durability == QLatin1String("full"))
         c.durability = Durability::Full;
@@ -387,6 +425,7 @@ int main(int argc, char **argv)
     QCoreApplication::setApplicationName(QStringLiteral("vigil-console"));
     QCoreApplication::setApplicationVersion(QStringLiteral(VIGIL_VERSION));
     QCoreApplication::setOrganizationName(QString());
+    raiseFileLimit();
 
     const bool wantsInfo = hasArg(argc, argv, "--help") || hasArg(argc, argv, "-h") || hasArg(argc, argv, "--version")
         || hasArg(argc, argv, "-v") || hasArg(argc, argv, "--help-all");

@@ -39,6 +39,12 @@ struct ServerConfig
     Durability durability = Durability::Normal;
     bool faultInjection = true; // honour X-Vigil-Fault markers (default: on for loopback)
     qint64 maxBodyBytes = 1024 * 1024;
+    // Front-door limits that Qt 6.4's QHttpServer lacks (docs/configuration.md).
+    int maxConnections = 1024; // open client connections; more get 503 too_many_connections
+    int headerTimeoutMs = 10'000; // request line + headers must arrive within this (slowloris) → 408
+    int requestTimeoutMs = 30'000; // the whole request incl. its body → 408
+    int idleTimeoutMs = 60'000; // an idle keep-alive connection is closed after this
+    int lingerMs = 2'000; // after a closing answer: how long unread client bytes are drained
     RetryPolicy retry;
     RemediatorConfig remediator;
     QString nodeId; // leased_by; default host:pid

@@ -14,6 +14,7 @@
 #include "metrics.h"
 #include "writer.h"
 
+#include <QDeadlineTimer>
 #include <QElapsedTimer>
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -633,6 +634,141 @@ private slots:
         QCOMPARE(p.responses.at(1).json()[QStringLiteral("ok")].toBool(), true);
     }
 
+    // --- deadlines and the connection cap ----------------------------------------------------------
+
+    static ServerConfig deadlineConfig()
+    {
+        ServerConfig c = testServerConfig();
+        c.headerTimeoutMs = 300;
+        c.requestTimeoutMs = 600;
+        c.idleTimeoutMs = 300;
+        return c;
+    }
+
+    // Slowloris: a head that trickles in a byte at a time never completes; the header deadline
+    // counts from its first byte, not from the last one, so the server answers 408 and closes.
+    void tricklingHeadersGet408()
+    {
+        TestServer s(deadlineConfig());
+        QString error;
+        QVERIFY2(s.listen(&error), qPrintable(error));
+        RawClient c(s.port());
+        QVERIFY(c.waitConnected());
+        c.send("GET /fast HTTP/1.1\r\nHost: localhost\r\nX-Slow: ");
+        QTimer trickle;
+        QObject::connect(&trickle, &QTimer::timeout, [&c] {
+            if (!c.closed())
+                c.send("a");
+        });
+        trickle.start(20);
+        QTRY_VERIFY_WITH_TIMEOUT(c.closed(), kWait);
+        trickle.stop();
+        const Parsed p = c.parsed();
+        QVERIFY2(p.error.isEmpty(), qPrintable(p.error));
+        QCOMPARE(p.responses.size(), 1);
+        QCOMPARE(p.responses.at(0).status, 408);
+        QCOMPARE(p.responses.at(0).json()[QStringLiteral("error")][QStringLiteral("code")].toString(),
+            QStringLiteral("request_timeout"));
+        QCOMPARE(p.responses.at(0).header("connection").toLower(), QByteArray("close"));
+        QCOMPARE(s.fastCount.load(), 0);
+    }
+
+    // A body that stops arriving: 408 once the request deadline passes; nothing reaches the route.
+    void stalledBodyGets408()
+    {
+        TestServer s(deadlineConfig());
+        QString error;
+        QVERIFY2(s.listen(&error), qPrintable(error));
+        RawClient c(s.port());
+        QVERIFY(c.waitConnected());
+        c.send("POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n0123456789");
+        QTRY_VERIFY_WITH_TIMEOUT(c.closed(), kWait);
+        const Parsed p = c.parsed();
+        QVERIFY2(p.error.isEmpty(), qPrintable(p.error));
+        QCOMPARE(p.responses.size(), 1);
+        QCOMPARE(p.responses.at(0).status, 408);
+        QVERIFY(p.responses.at(0).json()[QStringLiteral("error")][QStringLiteral("message")].toString().contains(
+            QLatin1String("body")));
+    }
+
+    // An idle keep-alive connection is closed quietly after the idle deadline (no 408: no request
+    // was in flight) — but never while the server itself still owes an answer.
+    void idleKeepAliveIsClosedButNotWhileAnswerOwed()
+    {
+        TestServer s(deadlineConfig());
+        QString error;
+        QVERIFY2(s.listen(&error), qPrintable(error));
+
+        RawClient waiting(s.port());
+        QVERIFY(waiting.waitConnected());
+        waiting.send(get("/hold?id=late"));
+        QTRY_COMPARE_WITH_TIMEOUT(s.held.count(), 1, kWait);
+
+        // Opened after the held request: once it has been closed for idleness, the idle deadline
+        // has passed for the first connection too.
+        RawClient idle(s.port());
+        QVERIFY(idle.waitConnected());
+        idle.send(get("/fast?id=1"));
+        QTRY_VERIFY_WITH_TIMEOUT(idle.closed(), kWait);
+        const Parsed p = idle.parsed();
+        QVERIFY2(p.error.isEmpty(), qPrintable(p.error));
+        QCOMPARE(p.responses.size(), 1);
+        QCOMPARE(p.responses.at(0).status, 200);
+
+        QVERIFY(!waiting.closed());
+        answerFromAnotherThread(s.held.takeAll());
+        QTRY_COMPARE_WITH_TIMEOUT(waiting.finalCount(), 1, kWait);
+        QCOMPARE(waiting.parsed().responses.at(0).body, QByteArray("held:late"));
+        QTRY_VERIFY_WITH_TIMEOUT(waiting.closed(), kWait); // then idle again, and closed
+    }
+
+    // Beyond --max-connections a new connection is answered 503 too_many_connections with
+    // Retry-After and closed; when one closes, new connections are served again.
+    void connectionCapRefusesWith503()
+    {
+        ServerConfig config = testServerConfig();
+        config.maxConnections = 3;
+        TestServer s(config);
+        QString error;
+        QVERIFY2(s.listen(&error), qPrintable(error));
+        std::vector<std::unique_ptr<RawClient>> open;
+        for (int i = 0; i < 3; ++i) {
+            open.push_back(std::make_unique<RawClient>(s.port()));
+            QVERIFY(open.back()->waitConnected());
+            open.back()->send(get("/fast?id=" + QByteArray::number(i)));
+            QTRY_COMPARE_WITH_TIMEOUT(open.back()->finalCount(), 1, kWait);
+        }
+        RawClient extra(s.port());
+        QVERIFY(extra.waitConnected());
+        QTRY_VERIFY_WITH_TIMEOUT(extra.closed(), kWait);
+        const Parsed p = extra.parsed();
+        QVERIFY2(p.error.isEmpty(), qPrintable(p.error));
+        QCOMPARE(p.responses.size(), 1);
+        QCOMPARE(p.responses.at(0).status, 503);
+        QCOMPARE(p.responses.at(0).json()[QStringLiteral("error")][QStringLiteral("code")].toString(),
+            QStringLiteral("too_many_connections"));
+        QCOMPARE(p.responses.at(0).header("retry-after"), QByteArray("1"));
+        QCOMPARE(s.fastCount.load(), 3);
+
+        open.front()->abort();
+        open.erase(open.begin());
+        // The server notices the closed socket a moment later: retry until a connection is served.
+        bool served = false;
+        QDeadlineTimer deadline(kWait);
+        while (!served && !deadline.hasExpired()) {
+            RawClient again(s.port());
+            QVERIFY(again.waitConnected());
+            again.send(get("/fast?id=again"));
+            QTRY_VERIFY_WITH_TIMEOUT(again.finalCount() == 1 || again.closed(), kWait);
+            QTRY_VERIFY_WITH_TIMEOUT(again.finalCount() == 1, kWait); // 200, or the 503 of a refusal
+            const int status = again.parsed().responses.at(0).status;
+            QVERIFY2(status == 200 || status == 503, qPrintable(QString::number(status)));
+            served = status == 200;
+        }
+        QVERIFY(served);
+        QCOMPARE(s.fastCount.load(), 4);
+    }
+
     // Connection: close is honoured: the answer says so and the server closes; a request pipelined
     // behind it is neither processed nor answered.
     void connectionCloseIsHonoured()
@@ -924,6 +1060,8 @@ private slots:
         QTest::newRow("one byte over") << 64 * 1024 + 1 << false << false;
         QTest::newRow("100 KiB") << 100 * 1024 << false << false;
         QTest::newRow("1 MiB") << 1024 * 1024 << false << false;
+        // Far more than the socket buffers hold: the 413 must survive the unread rest (lingering close).
+        QTest::newRow("8 MiB") << 8 * 1024 * 1024 << false << false;
         QTest::newRow("1 MiB with Expect: 100-continue") << 1024 * 1024 << true << false;
         QTest::newRow("chunked, one byte over") << 64 * 1024 + 1 << false << true;
         QTest::newRow("chunked, 1 MiB") << 1024 * 1024 << false << true;

@@ -1,6 +1,7 @@
 #include "httpserver.h"
 
 #include "metrics.h"
+#include "requesthead.h"
 #include "router.h"
 #include "util.h"
 
@@ -14,6 +15,12 @@
 #include <QTcpServer>
 #include <QTcpSocket>
 #include <QThread>
+#include <QTimer>
+
+#ifndef Q_OS_WIN
+#include <sys/socket.h>
+#include <unistd.h>
+#endif
 
 #include <algorithm>
 #include <atomic>
@@ -154,8 +161,11 @@ class ConnState final : public QObject
 public:
     explicit ConnState(QTcpSocket *socket, std::atomic<qint64> &pending)
         : QObject(socket)
+        , timer(new QTimer(this))
         , m_pending(pending)
-    { }
+    {
+        timer->setSingleShot(true);
+    }
     ~ConnState() override
     {
         // The client went away (or we are shutting down): answers still owed are dropped.
@@ -176,7 +186,9 @@ public:
     bool chunked = false;
     qint64 chunkedBytes = 0; // a chunked body has no Content-Length to refuse early: count it
     bool refused = false; // an error answer ends the connection; Qt's parser sees nothing more
-    bool closing = false;
+    bool closing = false; // the last answer is written or being written; then a lingering close
+    QTimer *timer; // header, request, idle and linger deadlines (one at a time)
+    qint64 requestStartNs = 0; // first byte of the request being read
 
     void resetHead()
     {
@@ -209,11 +221,18 @@ protected:
 class HttpLane final : public QObject
 {
 public:
-    HttpLane(const Router &router, MetricsRegistry &metrics, const ServerConfig &config)
+    HttpLane(const Router &router, MetricsRegistry &metrics, const ServerConfig &config, std::atomic<int> &open)
         : m_router(router)
         , m_metrics(metrics)
         , m_config(config)
         , m_gate(std::make_shared<LaneGate>())
+        , m_open(open)
+        , m_timeouts(&metrics.counter("http_timeouts_total",
+              "Connections closed by a server-side deadline, by phase (header, request: 408 sent; idle: keep-alive "
+              "connection closed quietly)",
+              {{"phase", "header"}}))
+        , m_requestTimeouts(&metrics.counter("http_timeouts_total", {}, {{"phase", "request"}}))
+        , m_idleTimeouts(&metrics.counter("http_timeouts_total", {}, {{"phase", "idle"}}))
     {
         m_gate->lane = this;
     }
@@ -236,20 +255,33 @@ public:
         return true;
     }
 
-    void adopt(qintptr fd)
+    // `overCap`: the connection cap is reached; the socket only gets a 503 and is closed.
+    void adopt(qintptr fd, bool overCap)
     {
         auto *socket = new QTcpSocket;
         if (!socket->setSocketDescriptor(fd)) {
             delete socket;
+            --m_open;
             return;
         }
         auto *conn = new ConnState(socket, pending);
+        connect(socket, &QObject::destroyed, this, [this, socket] {
+            m_sockets.remove(socket);
+            --m_open;
+        });
         // Connected before QHttpServer's own readyRead handler, so it runs first.
         connect(socket, &QTcpSocket::readyRead, conn, [this, socket, conn] { guard(socket, conn); });
         connect(socket, &QTcpSocket::disconnected, socket, &QObject::deleteLater);
+        connect(conn->timer, &QTimer::timeout, conn, [this, socket, conn] { onDeadline(socket, conn); });
         m_sockets.insert(socket, conn);
-        connect(socket, &QObject::destroyed, this, [this, socket] { m_sockets.remove(socket); });
+        if (overCap) {
+            refuse(socket, conn, 503, QStringLiteral("too_many_connections"),
+                QStringLiteral("the server has %1 open connections, its limit; retry shortly").arg(m_config.maxConnections),
+                {{"Retry-After", "1"}});
+            return;
+        }
         m_feed->addPendingConnection(socket);
+        rearm(conn);
     }
 
     void complete(const std::shared_ptr<detail::ReplySlot> &slot, HttpResponse response)
@@ -283,7 +315,7 @@ private:
     // Runs on every readyRead before Qt's parser, which then consumes all that is available, so the
     // guard sees each byte of a request once, and the next pipelined request after onRequest (6.4
     // re-emits readyRead for bytes left over). It does what 6.4 does not: 400 for a malformed
-    // request line, 431/413 before buffering, HTTP/1.0, Expect: 100-continue.
+    // request line, 431/413 before buffering, HTTP/1.0, Expect: 100-continue, deadlines.
     void guard(QTcpSocket *socket, ConnState *conn)
     {
         if (conn->closing || conn->refused) {
@@ -302,15 +334,17 @@ private:
                 while (skip < chunk.size() && blank(chunk.at(skip)))
                     ++skip;
                 chunk.remove(0, skip);
+                if (!chunk.isEmpty())
+                    conn->requestStartNs = steadyNowNs(); // the header deadline runs from here
             }
             conn->head += chunk;
-            const qsizetype blankLf = conn->head.indexOf("\n\n");
-            const qsizetype blankCrlf = conn->head.indexOf("\n\r\n");
-            const qsizetype end = blankLf < 0 ? blankCrlf : blankCrlf < 0 ? blankLf : std::min(blankLf, blankCrlf);
+            const qsizetype end = findHeadEnd(conn->head);
             if (end < 0) {
                 if (conn->head.size() > kMaxHeadBytes)
                     refuse(socket, conn, 431, QStringLiteral("headers_too_large"),
                         QStringLiteral("the request line and headers exceed %1 bytes").arg(kMaxHeadBytes));
+                else
+                    rearm(conn);
                 return;
             }
             conn->head.truncate(end);
@@ -320,82 +354,89 @@ private:
         }
         if (conn->chunked) {
             conn->chunkedBytes += socket->bytesAvailable();
-            if (conn->chunkedBytes > m_config.maxBodyBytes + 64 * 1024)
+            if (conn->chunkedBytes > m_config.maxBodyBytes + 64 * 1024) {
                 refuse(socket, conn, 413, QStringLiteral("payload_too_large"),
                     QStringLiteral("request body exceeds %1 bytes").arg(m_config.maxBodyBytes));
+                return;
+            }
         }
+        rearm(conn);
     }
 
     // The complete head of one request. False if the connection was refused.
     bool inspectHead(QTcpSocket *socket, ConnState *conn)
     {
-        const QList<QByteArray> lines = conn->head.split('\n');
-        QList<QByteArray> parts = lines.first().trimmed().split(' ');
-        parts.removeAll(QByteArray());
-        const auto isMethod = [](const QByteArray &m) {
-            return !m.isEmpty() && m.size() <= 32
-                && std::all_of(m.begin(), m.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
-        };
-        if (parts.size() != 3 || !isMethod(parts.at(0)) || (parts.at(2) != "HTTP/1.1" && parts.at(2) != "HTTP/1.0")) {
-            refuse(socket, conn, 400, QStringLiteral("bad_request"),
-                QStringLiteral("malformed request line (expected 'METHOD /path HTTP/1.1')"));
+        const RequestHead h = parseRequestHead(conn->head);
+        if (!h.ok) {
+            refuse(socket, conn, h.status, h.code, h.message);
             return false;
         }
-        conn->http10 = parts.at(2) == "HTTP/1.0";
-        qint64 contentLength = -1;
-        bool expectContinue = false;
-        const auto isDigits = [](const QByteArray &v) {
-            return !v.isEmpty() && v.size() <= 18
-                && std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; });
-        };
-        for (qsizetype i = 1; i < lines.size(); ++i) {
-            const QByteArray line = lines.at(i).endsWith('\r') ? lines.at(i).chopped(1) : lines.at(i);
-            if (line.isEmpty())
-                continue;
-            const qsizetype colon = line.indexOf(':');
-            // RFC 9112 §5: no whitespace before the colon, no header without one, no NUL.
-            if (colon <= 0 || line.at(colon - 1) == ' ' || line.at(colon - 1) == '\t' || line.contains('\0')) {
-                refuse(socket, conn, 400, QStringLiteral("bad_request"), QStringLiteral("malformed header line"));
-                return false;
-            }
-            const QByteArray name = line.left(colon).trimmed().toLower();
-            const QByteArray value = line.mid(colon + 1).trimmed().toLower();
-            if (name == "content-length") {
-                // Digits only (no sign), and one value: two different lengths are how requests
-                // get smuggled past a proxy (RFC 9112 §6.3).
-                const qint64 length = isDigits(value) ? value.toLongLong() : -1;
-                const bool conflicting = contentLength >= 0 && length != contentLength;
-                contentLength = length;
-                if (length < 0 || conflicting) { // 6.4 would parse the body as the next request
-                    refuse(socket, conn, 400, QStringLiteral("bad_request"), QStringLiteral("invalid Content-Length"));
-                    return false;
-                }
-            } else if (name == "transfer-encoding") {
-                conn->chunked = value.contains("chunked");
-            } else if (name == "expect") {
-                expectContinue = value == "100-continue";
-            } else if (name == "connection") {
-                conn->http10KeepAlive = conn->http10 && value.contains("keep-alive");
-            }
-        }
-        if (contentLength > m_config.maxBodyBytes) {
+        conn->http10 = h.http10;
+        conn->http10KeepAlive = h.http10KeepAlive;
+        conn->chunked = h.chunked;
+        if (h.contentLength > m_config.maxBodyBytes) {
             refuse(socket, conn, 413, QStringLiteral("payload_too_large"),
                 QStringLiteral("request body of %1 bytes exceeds the limit of %2 bytes")
-                    .arg(contentLength)
+                    .arg(h.contentLength)
                     .arg(m_config.maxBodyBytes));
             return false;
         }
         // Qt 6.4 never answers it (curl then stalls 1 s on bodies > 1 MiB). Only when nothing is
         // owed on this connection: an interim answer must not cut into an earlier one.
-        if (expectContinue && conn->fifo.empty())
+        if (h.expectContinue && conn->fifo.empty())
             socket->write("HTTP/1.1 100 Continue\r\n\r\n");
         return true;
     }
 
+    // One deadline per connection, chosen by what it is waiting for: the rest of a request head
+    // (header timeout, slowloris), the rest of a body (request timeout), or — when nothing is in
+    // flight — the next request (idle keep-alive timeout). While the server owes an answer there is
+    // no deadline: that wait is ours, not the client's. Closing connections keep their own.
+    void rearm(ConnState *conn)
+    {
+        if (conn->closing || conn->refused)
+            return;
+        if (!conn->head.isEmpty() || conn->headComplete) {
+            const qint64 limitMs = conn->headComplete ? m_config.requestTimeoutMs : m_config.headerTimeoutMs;
+            const qint64 elapsedMs = (steadyNowNs() - conn->requestStartNs) / 1'000'000;
+            conn->timer->start(int(std::clamp<qint64>(limitMs - elapsedMs, 0, limitMs)));
+        } else if (!conn->fifo.empty()) {
+            conn->timer->stop();
+        } else {
+            conn->timer->start(m_config.idleTimeoutMs);
+        }
+    }
+
+    void onDeadline(QTcpSocket *socket, ConnState *conn)
+    {
+        if (conn->closing) { // the client never read our last answer or never closed: give up
+            socket->abort();
+            return;
+        }
+        if (conn->refused)
+            return;
+        if (!conn->head.isEmpty() || conn->headComplete) {
+            const bool body = conn->headComplete;
+            (body ? m_requestTimeouts : m_timeouts)->inc();
+            const int seconds = int((body ? m_config.requestTimeoutMs : m_config.headerTimeoutMs) / 1000);
+            refuse(socket, conn, 408, QStringLiteral("request_timeout"),
+                body ? QStringLiteral("the request body did not arrive within %1 s").arg(seconds)
+                     : QStringLiteral("the request headers did not arrive within %1 s").arg(seconds));
+            return;
+        }
+        if (conn->fifo.empty()) { // idle keep-alive connection: close it quietly (RFC 9112 §9.8)
+            m_idleTimeouts->inc();
+            conn->refused = true;
+            beginClose(socket, conn);
+        }
+    }
+
     // Ends the connection with an error answer: Qt's parser sees nothing more of it; answers still
     // owed leave first (request order), then this one with Connection: close.
-    void refuse(QTcpSocket *socket, ConnState *conn, int status, const QString &code, const QString &message)
+    void refuse(QTcpSocket *socket, ConnState *conn, int status, const QString &code, const QString &message,
+        std::initializer_list<std::pair<QByteArray, QByteArray>> headers = {})
     {
+        conn->timer->stop();
         stopReading(socket, conn);
         if (socket->isTransactionStarted())
             socket->commitTransaction();
@@ -411,6 +452,8 @@ private:
         slot->closeAfter = true;
         slot->conn = conn;
         slot->response = HttpResponse::error(status, code, message);
+        for (const auto &[name, value] : headers)
+            slot->response.withHeader(name, value);
         slot->ready = true;
         conn->fifo.push_back(slot);
         ++pending;
@@ -457,6 +500,7 @@ private:
         slot->conn = conn;
         conn->fifo.push_back(slot);
         ++pending;
+        rearm(conn); // an answer is owed now: no client deadline until it leaves
         const Reply reply(slot);
         // Counted first, checked second: drain() then waits for any handler already past this point.
         if (refusing.load()) {
@@ -516,13 +560,44 @@ private:
                 continue;
             socket->write(serialize(*head));
             observe(*head);
-            if (head->closeAfter) {
-                conn->closing = true;
-                if (m_http)
-                    socket->disconnect(m_http);
-                socket->disconnectFromHost();
-            }
+            if (head->closeAfter)
+                beginClose(socket, conn);
         }
+        rearm(conn);
+    }
+
+    // Lingering close (as nginx and Apache do): closing a socket whose receive buffer still holds
+    // unread bytes — the rest of a refused 1 MiB upload, say — makes the kernel send RST, and an
+    // RST can destroy our answer in the client's buffer before the client reads it. So: write the
+    // answer, shut down our sending side (the client sees EOF after the answer), keep reading and
+    // discarding until the client closes, and abort after a bound.
+    void beginClose(QTcpSocket *socket, ConnState *conn)
+    {
+        if (conn->closing)
+            return;
+        conn->closing = true;
+        if (m_http)
+            socket->disconnect(m_http);
+        // Bound for the client to read our answer and close; then the socket is aborted.
+        conn->timer->start(m_config.requestTimeoutMs);
+        const auto halfClose = [socket, conn, lingerMs = m_config.lingerMs] {
+#ifndef Q_OS_WIN
+            ::shutdown(int(socket->socketDescriptor()), SHUT_WR);
+            conn->timer->start(lingerMs);
+#else
+            Q_UNUSED(conn);
+            Q_UNUSED(lingerMs);
+            socket->disconnectFromHost();
+#endif
+        };
+        if (socket->bytesToWrite() == 0) {
+            halfClose();
+            return;
+        }
+        connect(socket, &QTcpSocket::bytesWritten, conn, [socket, halfClose] {
+            if (socket->bytesToWrite() == 0)
+                halfClose();
+        });
     }
 
     void observe(const detail::ReplySlot &slot)
@@ -553,26 +628,54 @@ private:
     QHash<QTcpSocket *, ConnState *> m_sockets; // a ConnState is a child of its socket
     QHash<QByteArray, Counter *> m_requestCounters;
     QHash<QByteArray, Histogram *> m_latency;
+    std::atomic<int> &m_open; // open connections of the whole server (the accept thread counts them in)
+    Counter *m_timeouts;
+    Counter *m_requestTimeouts;
+    Counter *m_idleTimeouts;
 };
 
 class AcceptServer final : public QTcpServer
 {
 public:
-    explicit AcceptServer(std::vector<HttpLane *> lanes)
+    AcceptServer(std::vector<HttpLane *> lanes, std::atomic<int> &open, int maxConnections, Counter &rejected)
         : m_lanes(std::move(lanes))
+        , m_open(open)
+        , m_maxConnections(maxConnections)
+        , m_rejected(rejected)
     { }
 
 protected:
+    // Above the cap a connection still gets a 503 from a lane (a client should learn why), up to
+    // a margin; beyond that it is closed at once, so a flood cannot exhaust file descriptors.
     void incomingConnection(qintptr fd) override
     {
+        const int open = ++m_open;
+        if (open > m_maxConnections)
+            m_rejected.inc();
+        if (open > m_maxConnections + kRefusalMargin) {
+            --m_open;
+#ifndef Q_OS_WIN
+            ::close(int(fd));
+#else
+            QTcpSocket dropped;
+            if (dropped.setSocketDescriptor(fd))
+                dropped.abort();
+#endif
+            return;
+        }
+        const bool overCap = open > m_maxConnections;
         HttpLane *lane = m_lanes[m_next++ % m_lanes.size()];
         QMetaObject::invokeMethod(
-            lane, [lane, fd] { lane->adopt(fd); }, Qt::QueuedConnection);
+            lane, [lane, fd, overCap] { lane->adopt(fd, overCap); }, Qt::QueuedConnection);
     }
 
 private:
+    static constexpr int kRefusalMargin = 64;
     std::vector<HttpLane *> m_lanes;
     size_t m_next = 0;
+    std::atomic<int> &m_open;
+    int m_maxConnections;
+    Counter &m_rejected;
 };
 
 void Reply::send(HttpResponse response) const
@@ -617,7 +720,7 @@ bool HttpServer::listen(const QHostAddress &address, quint16 port, QString *erro
     for (int i = 0; i < n; ++i) {
         auto thread = std::make_unique<QThread>();
         thread->setObjectName(QStringLiteral("vigil-http-%1").arg(i));
-        auto *lane = new HttpLane(m_router, m_metrics, m_config);
+        auto *lane = new HttpLane(m_router, m_metrics, m_config, m_open);
         lane->moveToThread(thread.get());
         QObject::connect(thread.get(), &QThread::finished, lane, &QObject::deleteLater);
         thread->start();
@@ -633,7 +736,10 @@ bool HttpServer::listen(const QHostAddress &address, quint16 port, QString *erro
     }
     m_acceptThread = std::make_unique<QThread>();
     m_acceptThread->setObjectName(QStringLiteral("vigil-accept"));
-    m_accept = new AcceptServer(m_lanes);
+    m_accept = new AcceptServer(m_lanes, m_open, std::max(1, m_config.maxConnections),
+        m_metrics.counter("http_connections_rejected_total",
+            "Connections refused because --max-connections were open (answered 503, or closed at once beyond a margin)"));
+    m_metrics.callbackGauge("http_connections_open", "Open client connections", {}, [this] { return double(m_open.load()); });
     m_accept->moveToThread(m_acceptThread.get());
     QObject::connect(m_acceptThread.get(), &QThread::finished, m_accept, &QObject::deleteLater);
     m_acceptThread->start();
@@ -695,6 +801,8 @@ bool HttpServer::drain(int timeoutMs)
 
 void HttpServer::shutdown()
 {
+    if (!m_lanes.empty()) // the registry may outlive this server
+        m_metrics.callbackGauge("http_connections_open", {}, {}, [] { return 0.0; });
     if (m_acceptThread) {
         stopAccepting();
         m_acceptThread->quit();

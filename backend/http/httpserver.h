@@ -7,6 +7,8 @@
 #include <QObject>
 #include <QString>
 
+#include <atomic>
+
 #include <memory>
 #include <vector>
 
@@ -50,6 +52,7 @@ private:
     MetricsRegistry &m_metrics;
     ServerConfig m_config;
     quint16 m_port = 0;
+    std::atomic<int> m_open {0}; // open client connections, all lanes
     std::unique_ptr<QThread> m_acceptThread;
     AcceptServer *m_accept = nullptr;
     std::vector<std::unique_ptr<QThread>> m_threads;
