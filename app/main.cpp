@@ -283,8 +283,8 @@ ServerConfig configFrom(const Options &p)
     c.retry.baseSeconds = number(p, QStringLiteral("retry-base"), 0.001, 86400);
     c.retry.capSeconds = number(p, QStringLiteral("retry-cap"), c.retry.baseSeconds, 86400 * 7);
     c.leaseSeconds = int(number(p, QStringLiteral("lease-seconds"), 1, 86400));
-    if (c.remediator.timeoutMs >= c.leaseSeconds * 1000)
-        fail(QStringLiteral("--remediator-timeout-ms must be shorter than the lease (--lease-seconds)"));
+    // No check against the lease: workers extend the leases of what they hold (heartbeat every
+    // lease/3), so a remediation may outlast the lease without being rescued while it runs.
     return c;
 }
 

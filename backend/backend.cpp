@@ -3,6 +3,7 @@
 #include "api/auditapi.h"
 #include "api/ingestapi.h"
 #include "api/logapi.h"
+#include "api/queueapi.h"
 #include "api/simulatorapi.h"
 #include "api/systemapi.h"
 #include "http/httpserver.h"
@@ -21,10 +22,15 @@
 #include <QDir>
 #include <QFile>
 #include <QHostInfo>
+#include <QJsonArray>
+#include <QJsonObject>
+#include <QMutex>
 #include <QLockFile>
 #include <QSemaphore>
 #include <QStandardPaths>
 #include <QThread>
+
+#include <cmath>
 
 #include <unistd.h>
 
@@ -100,6 +106,7 @@ struct Backend::Private
     std::unique_ptr<QThread> readerThread;
     std::unique_ptr<SimulatedRemediator> remediator;
     std::vector<Worker *> workers;
+    mutable QMutex workersMutex; // workers is read by GET /api/v1/workers on HTTP threads
     std::vector<std::unique_ptr<QThread>> workerThreads;
     Simulator *simulator = nullptr;
     std::unique_ptr<QThread> simulatorThread;
@@ -264,12 +271,22 @@ bool Backend::start(QString *error)
     d->metrics.callbackGauge("queue_oldest_age_seconds", "Age of the oldest task that is ready to run", {},
         [w = d->writer] { return w->snapshot().oldestReadyAgeSeconds; });
 
-    d->remediator = std::make_unique<SimulatedRemediator>(m_config.remediator, quint64(steadyNowNs()));
+    d->metrics.callbackGauge("queue_paused", "1 while the queue is paused (workers do not claim), else 0", {},
+        [w = d->writer] { return w->snapshot().paused ? 1.0 : 0.0; });
+    // The remediator's effect ledger is the writer's (actions.executions): durable and ordered, so an
+    // action delivered twice (rescue, crash, retry after a late success) is carried out once.
+    d->remediator = std::make_unique<SimulatedRemediator>(m_config.remediator, quint64(steadyNowNs()),
+        [w = d->writer](const QString &key, const QString &worker, std::function<void(bool, bool)> done) {
+            w->submitExecution(key, worker, std::move(done));
+        });
     for (int i = 0; i < std::max(1, m_config.workers); ++i) {
         auto *worker
             = new Worker(m_config.nodeId + QStringLiteral("/w%1").arg(i), m_config, *d->writer, *d->remediator);
         d->workerThreads.push_back(startThread(QStringLiteral("vigil-worker-%1").arg(i), worker));
-        d->workers.push_back(worker);
+        {
+            QMutexLocker lock(&d->workersMutex);
+            d->workers.push_back(worker);
+        }
         connect(d->writer, &Writer::tasksAvailable, worker, &Worker::wake);
         QMetaObject::invokeMethod(worker, &Worker::start, Qt::QueuedConnection);
         logging::info("worker_started", {{QStringLiteral("worker"), worker->id()}});
@@ -285,6 +302,7 @@ bool Backend::start(QString *error)
             w->submitAudit(actor, kind, subject, details);
         });
     registerAuditRoutes(d->router, *d->reader);
+    registerQueueRoutes(d->router, *d->writer, *d->reader, [this] { return workersJson(); });
     registerLogRoutes(d->router, logging::recentLines());
 
     d->http = std::make_unique<HttpServer>(d->router, d->metrics, m_config);
@@ -308,6 +326,41 @@ bool Backend::start(QString *error)
             {QStringLiteral("workers"), m_config.workers}, {QStringLiteral("node"), m_config.nodeId},
             {QStringLiteral("fault_injection"), m_config.faultInjection}});
     return true;
+}
+
+QJsonArray Backend::workersJson() const
+{
+    // Read by HTTP threads: the worker list is fixed between start() and stop(), and stop() joins
+    // the HTTP threads last, after the workers are gone — so take the list under its own lock.
+    QMutexLocker lock(&d->workersMutex);
+    QJsonArray out;
+    for (const Worker *w : d->workers) {
+        const Worker::Stats s = w->stats();
+        const auto round2 = [](double v) { return std::round(v * 100.0) / 100.0; };
+        out.append(QJsonObject {
+            {QStringLiteral("id"), w->id()},
+            {QStringLiteral("state"), s.state},
+            {QStringLiteral("in_flight"), s.inFlight},
+            {QStringLiteral("processed_per_minute"), s.processedLastMinute},
+            {QStringLiteral("success_rate"),
+                s.processedLastMinute > 0
+                    ? QJsonValue(round2(100.0 * double(s.processedLastMinute - s.failedLastMinute)
+                          / double(s.processedLastMinute)))
+                    : QJsonValue()},
+            {QStringLiteral("avg_processing_ms"),
+                s.processedLastMinute > 0 ? QJsonValue(round2(s.busyMsLastMinute / double(s.processedLastMinute)))
+                                          : QJsonValue()},
+            {QStringLiteral("totals"),
+                QJsonObject {{QStringLiteral("processed"), s.processed}, {QStringLiteral("failed"), s.failed},
+                    {QStringLiteral("success_rate"),
+                        s.processed > 0 ? QJsonValue(round2(100.0 * double(s.processed - s.failed) / double(s.processed)))
+                                        : QJsonValue()},
+                    {QStringLiteral("avg_processing_ms"),
+                        s.processed > 0 ? QJsonValue(round2(s.busyMs / double(s.processed))) : QJsonValue()},
+                    {QStringLiteral("heartbeats"), s.heartbeats}}},
+        });
+    }
+    return out;
 }
 
 void Backend::stop()
@@ -345,10 +398,15 @@ void Backend::stop()
             Qt::QueuedConnection);
     if (!drained.tryAcquire(int(d->workers.size()), m_config.remediator.timeoutMs + 2000))
         logging::warning("workers_not_drained", {{QStringLiteral("note"), QStringLiteral("leases released instead")}});
+    {
+        // Out of the list before the threads end (each deletes its worker): GET /api/v1/workers
+        // may be reading it on an HTTP thread.
+        QMutexLocker lock(&d->workersMutex);
+        d->workers.clear();
+    }
     for (auto &t : d->workerThreads)
         joinThread(t);
     d->workerThreads.clear();
-    d->workers.clear();
     joinThread(d->samplerThread);
     d->sampler = nullptr;
     if (d->reader) {

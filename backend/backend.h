@@ -2,6 +2,7 @@
 
 #include "config.h"
 
+#include <QJsonArray>
 #include <QObject>
 #include <QUrl>
 
@@ -46,6 +47,7 @@ signals:
     void stopped();
 
 private:
+    QJsonArray workersJson() const; // GET /api/v1/workers, thread-safe
     struct Private;
     ServerConfig m_config;
     std::unique_ptr<Private> d;

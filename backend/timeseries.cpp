@@ -90,6 +90,7 @@ void Sampler::sampleNow()
                                .value(QStringLiteral("events_generated"))
                                .toDouble();
     const double enqueued = double(q.enqueued);
+    const double dequeued = double(q.dequeued);
     const Histogram::Snapshot client = m_simulator.clientLatency().snapshot();
     const Histogram::Snapshot server
         = m_metrics.histogram("request_latency_seconds", "", {{"endpoint", "/api/v1/ingest"}}).snapshot();
@@ -105,7 +106,7 @@ void Sampler::sampleNow()
         s.rateLimitedPerS = (rateLimited - m_lastRateLimited) / dt;
         s.simSentPerS = std::max(0.0, simSent - m_lastSimSent) / dt; // a new run restarts the count
         s.enqueuePerS = (enqueued - m_lastEnqueued) / dt;
-        s.dequeuePerS = s.processedPerS;
+        s.dequeuePerS = (dequeued - m_lastDequeued) / dt; // tasks handed to workers by claims
         // Client percentiles over the last 5 s: steadier lines at low rates than per-second buckets.
         m_clientWindow.push_back(client - m_lastClient);
         while (m_clientWindow.size() > 5)
@@ -130,6 +131,7 @@ void Sampler::sampleNow()
     m_lastRateLimited = rateLimited;
     m_lastSimSent = simSent;
     m_lastEnqueued = enqueued;
+    m_lastDequeued = dequeued;
     m_lastClient = client;
     m_lastServer = server;
 }

@@ -65,7 +65,7 @@ private:
     QTimer m_timer;
     qint64 m_lastNs = 0;
     double m_lastIngest = 0, m_lastProcessed = 0, m_lastFailed = 0, m_lastRateLimited = 0, m_lastSimSent = 0;
-    double m_lastEnqueued = 0;
+    double m_lastEnqueued = 0, m_lastDequeued = 0;
     Histogram::Snapshot m_lastClient;
     Histogram::Snapshot m_lastServer;
     std::deque<Histogram::Snapshot> m_clientWindow; // per-second deltas, for a 5 s percentile window

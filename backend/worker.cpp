@@ -16,6 +16,7 @@ Worker::Worker(QString id, const ServerConfig &config, Writer &writer, Remediato
     , m_remediator(remediator)
     , m_poll(this)
     , m_outcomeTimer(this)
+    , m_heartbeat(this)
 {
     m_capacity = std::max(1, config.claimBatch * 2);
 }
@@ -30,7 +31,21 @@ void Worker::start()
     m_outcomeTimer.setSingleShot(true);
     m_outcomeTimer.setInterval(0);
     connect(&m_outcomeTimer, &QTimer::timeout, this, &Worker::flushOutcomes);
+    // Heartbeat: three per lease, so one late or lost beat does not cost the lease. A remediation
+    // may therefore run longer than the lease; only a worker that stops beating (dead, wedged
+    // event loop) loses its tasks to the reaper.
+    m_heartbeat.setInterval(std::max(100, m_config.leaseSeconds * 1000 / 3));
+    connect(&m_heartbeat, &QTimer::timeout, this, &Worker::heartbeat);
+    m_heartbeat.start();
     pump();
+}
+
+void Worker::heartbeat()
+{
+    if (m_held.isEmpty())
+        return;
+    ++m_heartbeats;
+    m_writer.submitHeartbeat(m_id, QList<qint64>(m_held.cbegin(), m_held.cend()));
 }
 
 void Worker::wake()
@@ -70,6 +85,7 @@ void Worker::onClaimed(QList<TaskItem> tasks)
 
 void Worker::process(const TaskItem &task)
 {
+    m_held.insert(task.taskId);
     ++m_inFlight;
     m_inFlightShared = m_inFlight;
     TaskOutcome out;
@@ -112,7 +128,7 @@ void Worker::process(const TaskItem &task)
         complete(false, QStringLiteral("remediator timed out after %1 ms").arg(ms));
     });
     timer->start(m_config.remediator.timeoutMs);
-    m_remediator.execute(Remediator::Request {task.actionType, task.actionKey, task.source, task.params}, this,
+    m_remediator.execute(Remediator::Request {task.actionType, task.actionKey, task.source, task.params, m_id}, this,
         [complete](bool ok, QString error) mutable { complete(ok, error); });
 }
 
@@ -120,10 +136,7 @@ void Worker::finish(TaskOutcome outcome)
 {
     --m_inFlight;
     m_inFlightShared = m_inFlight;
-    ++m_processed;
-    if (!outcome.success)
-        ++m_failed;
-    m_busyUs += static_cast<qint64>(outcome.durationMs * 1000);
+    record(outcome);
     m_outcomes.append(std::move(outcome));
     // Coalesce the outcomes of one event-loop pass into one writer submission (batched acks).
     if (!m_outcomeTimer.isActive())
@@ -136,13 +149,21 @@ void Worker::flushOutcomes()
         return;
     QList<TaskOutcome> batch;
     batch.swap(m_outcomes);
+    QList<qint64> ids;
+    ids.reserve(batch.size());
+    for (const TaskOutcome &o : batch)
+        ids.append(o.taskId);
     m_outcomesPending = true;
     QPointer<Worker> self(this);
-    m_writer.submitOutcomes(std::move(batch), [self](bool) {
+    m_writer.submitOutcomes(std::move(batch), [self, ids = std::move(ids)](bool) {
         if (self)
             QMetaObject::invokeMethod(
                 self,
-                [self] {
+                [self, ids] {
+                    // Committed (or failed: then the reaper returns the tasks when the lease runs
+                    // out): stop beating for them either way.
+                    for (qint64 id : ids)
+                        self->m_held.remove(id);
                     self->m_outcomesPending = false;
                     self->pump();
                     self->checkDrained();
@@ -152,10 +173,26 @@ void Worker::flushOutcomes()
     pump();
 }
 
+void Worker::record(const TaskOutcome &outcome)
+{
+    ++m_processed;
+    if (!outcome.success)
+        ++m_failed;
+    m_busyUs += static_cast<qint64>(outcome.durationMs * 1000);
+    const qint64 second = steadyNowNs() / 1'000'000'000;
+    QMutexLocker lock(&m_windowMutex);
+    Bucket &b = m_window[static_cast<size_t>(second % qint64(m_window.size()))];
+    if (b.second != second)
+        b = Bucket {second, 0, 0, 0};
+    ++b.processed;
+    b.failed += outcome.success ? 0 : 1;
+    b.busyMs += outcome.durationMs;
+}
+
 void Worker::drain(std::function<void()> done)
 {
     m_stopping = true;
-    m_poll.stop();
+    m_poll.stop(); // the heartbeat keeps running: what is still in flight keeps its lease
     m_drained = std::move(done);
     checkDrained();
 }
@@ -170,6 +207,7 @@ void Worker::checkDrained()
     }
     if (m_outcomesPending)
         return;
+    m_heartbeat.stop();
     m_stopped = true;
     auto done = std::move(m_drained);
     m_drained = nullptr;
@@ -180,10 +218,24 @@ Worker::Stats Worker::stats() const
 {
     Stats s;
     s.inFlight = m_inFlightShared.load();
-    s.state = m_stopped ? QStringLiteral("stopped") : s.inFlight > 0 ? QStringLiteral("busy") : QStringLiteral("idle");
+    s.state = m_stopped     ? QStringLiteral("stopped")
+        : s.inFlight > 0    ? QStringLiteral("busy")
+        : m_writer.snapshot().paused ? QStringLiteral("paused")
+                            : QStringLiteral("idle");
     s.processed = m_processed.load();
     s.failed = m_failed.load();
     s.busyMs = double(m_busyUs.load()) / 1000.0;
+    s.heartbeats = m_heartbeats.load();
+    const qint64 now = steadyNowNs() / 1'000'000'000;
+    QMutexLocker lock(&m_windowMutex);
+    for (const Bucket &b : m_window) {
+        // The last 60 whole seconds plus the current one in progress would be 61: count 60.
+        if (b.second < 0 || b.second <= now - qint64(m_window.size()))
+            continue;
+        s.processedLastMinute += b.processed;
+        s.failedLastMinute += b.failed;
+        s.busyMsLastMinute += b.busyMs;
+    }
     return s;
 }
 

@@ -4,9 +4,12 @@
 #include "writer.h"
 
 #include <QElapsedTimer>
+#include <QMutex>
 #include <QObject>
+#include <QSet>
 #include <QTimer>
 
+#include <array>
 #include <atomic>
 #include <functional>
 
@@ -34,11 +37,16 @@ public:
 
     struct Stats
     {
-        QString state; // idle | busy | stopped
-        qint64 processed = 0;
+        QString state; // idle | busy | paused | stopped
+        qint64 processed = 0; // task attempts finished since start (any result)
         qint64 failed = 0;
-        double busyMs = 0;
+        double busyMs = 0; // summed processing time
         int inFlight = 0;
+        // Sliding window over the last 60 s (per-second buckets).
+        qint64 processedLastMinute = 0;
+        qint64 failedLastMinute = 0;
+        double busyMsLastMinute = 0;
+        qint64 heartbeats = 0; // heartbeat statements sent
     };
     Stats stats() const; // thread-safe
 
@@ -52,6 +60,8 @@ private:
     void finish(TaskOutcome outcome);
     void flushOutcomes();
     void checkDrained();
+    void heartbeat();
+    void record(const TaskOutcome &outcome);
 
     QString m_id;
     ServerConfig m_config;
@@ -59,6 +69,8 @@ private:
     Remediator &m_remediator;
     QTimer m_poll;
     QTimer m_outcomeTimer;
+    QTimer m_heartbeat;
+    QSet<qint64> m_held; // leased to us: from the claim until the outcome is committed
     bool m_claimPending = false;
     bool m_stopping = false;
     bool m_outcomesPending = false; // submitted, not yet committed
@@ -71,6 +83,15 @@ private:
     std::atomic<qint64> m_busyUs {0};
     std::atomic<int> m_inFlightShared {0};
     std::atomic<bool> m_stopped {false};
+    std::atomic<qint64> m_heartbeats {0};
+    struct Bucket
+    {
+        qint64 second = -1; // steady clock second this bucket counts
+        qint64 processed = 0, failed = 0;
+        double busyMs = 0;
+    };
+    mutable QMutex m_windowMutex;
+    std::array<Bucket, 60> m_window {};
 };
 
 } // namespace vigil

@@ -12,6 +12,7 @@
 #include <QJsonDocument>
 #include <QSqlError>
 #include <QSqlQuery>
+#include <QSet>
 #include <QThread>
 
 namespace vigil {
@@ -35,9 +36,9 @@ struct Writer::Statements
         , claim(db)
         , loadEvent(db)
         , loadAction(db)
-        , finishEvent(db)
+        , finishEvents(db)
     { }
-    QSqlQuery insertEvent, findKey, insertTask, claim, loadEvent, loadAction, finishEvent;
+    QSqlQuery insertEvent, findKey, insertTask, claim, loadEvent, loadAction, finishEvents;
 
     bool prepare(QString *error)
     {
@@ -53,13 +54,20 @@ struct Writer::Statements
                 "UPDATE tasks SET status='leased', attempts=attempts+1, lease_until=?, leased_by=? "
                 "WHERE id IN (SELECT id FROM tasks WHERE status='ready' AND run_at <= ? "
                 "ORDER BY run_at, id LIMIT ?) RETURNING id, kind, ref_id, attempts, max_attempts"},
-            {&loadEvent, "SELECT metric_name, value, source FROM events WHERE id = ?"},
+            // Batches go in as one JSON array bound to one parameter (json_each): one statement per
+            // claim and per ack batch, whatever the batch size.
+            {&loadEvent,
+                "SELECT id, metric_name, value, source FROM events WHERE id IN (SELECT value FROM json_each(?))"},
             {&loadAction,
-                "SELECT a.type, a.idempotency_key, a.event_id, p.name, p.params FROM actions a "
-                "JOIN policies p ON p.id = a.policy_id WHERE a.id = ?"},
-            {&finishEvent,
-                "UPDATE tasks SET status='done', finished_at=?, lease_until=NULL WHERE id=? AND "
-                "status='leased' AND leased_by=? AND attempts=?"},
+                "SELECT a.id, a.type, a.idempotency_key, a.event_id, p.name, p.params FROM actions a "
+                "JOIN policies p ON p.id = a.policy_id WHERE a.id IN (SELECT value FROM json_each(?))"},
+            // Only the lease holder of this very attempt may finish a task: [task id, attempt, worker]
+            // triples; an outcome that arrives after its lease was reaped changes nothing.
+            {&finishEvents,
+                "UPDATE tasks SET status='done', finished_at=?, lease_until=NULL WHERE status='leased' "
+                "AND id IN (SELECT json_extract(value, '$[0]') FROM json_each(?)) "
+                "AND (id, attempts, leased_by) IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), "
+                "json_extract(value, '$[2]') FROM json_each(?)) RETURNING id"},
         };
         for (const auto &[query, sql] : all)
             if (!query->prepare(QString::fromLatin1(sql))) {
@@ -90,6 +98,14 @@ Writer::Writer(const ServerConfig &config, MetricsRegistry &metrics, QObject *pa
         = &metrics.counter("worker_tasks_total", "Tasks processed by workers, by result", {{"result", "dead_letter"}});
     m_commitFailures
         = &metrics.counter("writer_commit_failures_total", "Group commits that failed and were answered 503");
+    m_enqueuedTotal = &metrics.counter("queue_enqueued_total", "Tasks added to the queue (events and actions)");
+    m_dequeuedTotal = &metrics.counter("queue_dequeued_total", "Tasks handed to workers by claims");
+    m_heartbeatTotal
+        = &metrics.counter("queue_lease_extensions_total", "Leases extended by worker heartbeats (one per task)");
+    m_executionsTotal = &metrics.counter(
+        "remediation_executions_total", "Remediation effects applied (first delivery of an idempotency key)");
+    m_duplicateDeliveries = &metrics.counter("remediation_duplicates_suppressed_total",
+        "Remediation deliveries whose idempotency key had already been executed (no second effect)");
     m_jitterState = static_cast<quint64>(steadyNowNs());
 }
 
@@ -207,6 +223,8 @@ bool Writer::loadState(QString *error)
     s.actions = scalar(QStringLiteral("SELECT count(*) FROM actions"));
     s.failedAttempts = scalar(QStringLiteral("SELECT count(*) FROM action_attempts WHERE outcome <> 'success'"));
     s.rescued = rescued;
+    s.dequeued = scalar(QStringLiteral("SELECT coalesce(sum(attempts), 0) FROM tasks"));
+    s.paused = scalar(QStringLiteral("SELECT count(*) FROM queue_settings WHERE name = 'paused' AND value = '1'")) > 0;
     m_work = s;
 
     QList<Policy> policies;
@@ -376,6 +394,26 @@ void Writer::flush()
                     } else if constexpr (std::is_same_v<T, ReleaseOp>) {
                         if (o.done)
                             o.done(ok ? o.released : 0);
+                    } else if constexpr (std::is_same_v<T, HeartbeatOp>) {
+                        if (o.done)
+                            o.done(ok ? o.extended : 0);
+                    } else if constexpr (std::is_same_v<T, IngestBatchOp>) {
+                        if (!ok)
+                            o.results = QList<IngestResult>(o.events.size(),
+                                IngestResult {IngestResult::Status::Failed, 0,
+                                    QStringLiteral("the database could not commit the event")});
+                        if (o.done)
+                            o.done(o.results);
+                    } else if constexpr (std::is_same_v<T, ExecutionOp>) {
+                        // A failed commit recorded nothing: do not apply the effect now (the
+                        // worker's attempt fails and is retried).
+                        if (o.done)
+                            o.done(ok, ok && o.apply);
+                    } else if constexpr (std::is_same_v<T, AdminOp>) {
+                        if (!ok)
+                            o.result = QueueAdminResult {QueueAdminResult::Status::Failed, 0};
+                        if (o.done)
+                            o.done(o.result);
                     }
                 },
                 op);
@@ -442,9 +480,13 @@ bool Writer::applyBatch(std::vector<Op> &batch)
         }
         return false;
     }
-    for (const Op &op : batch)
+    for (const Op &op : batch) {
         if (const auto *in = std::get_if<IngestOp>(&op); in && in->result.status == IngestResult::Status::Created)
             ++accepted;
+        if (const auto *b = std::get_if<IngestBatchOp>(&op))
+            for (const IngestResult &r : b->results)
+                accepted += r.status == IngestResult::Status::Created ? 1 : 0;
+    }
     actionsCreated = m_work.actions - actionsBefore;
     // Counters move only with what was committed.
     m_tasksSuccess->inc(m_delta.success);
@@ -452,7 +494,12 @@ bool Writer::applyBatch(std::vector<Op> &batch)
     m_retriesTotal->inc(m_delta.failure);
     m_tasksDead->inc(m_delta.dead);
     m_deadLetterTotal->inc(m_delta.dead);
+    m_executionsTotal->inc(m_delta.executed);
+    m_duplicateDeliveries->inc(m_delta.duplicates);
     m_delta = {};
+    m_enqueuedTotal->inc(static_cast<quint64>(std::max<qint64>(0, m_work.enqueued - before.enqueued)));
+    m_dequeuedTotal->inc(static_cast<quint64>(std::max<qint64>(0, m_work.dequeued - before.dequeued)));
+    m_heartbeatTotal->inc(static_cast<quint64>(std::max<qint64>(0, m_work.leaseExtensions - before.leaseExtensions)));
     m_ingestTotal->inc(static_cast<quint64>(accepted));
     m_actionsTotal->inc(static_cast<quint64>(actionsCreated));
     {
@@ -465,8 +512,11 @@ bool Writer::applyBatch(std::vector<Op> &batch)
 
 bool Writer::apply(IngestOp &op)
 {
-    const IngestEvent &e = op.event;
-    const qint64 now = wallNowMs();
+    return insertEvent(op.event, wallNowMs(), &op.result);
+}
+
+bool Writer::insertEvent(const IngestEvent &e, qint64 now, IngestResult *result)
+{
     QSqlQuery &ins = m_stmts->insertEvent;
     ins.addBindValue(e.idempotencyKey.isEmpty() ? QVariant(QMetaType(QMetaType::QString)) : QVariant(e.idempotencyKey));
     ins.addBindValue(e.metricName);
@@ -483,7 +533,7 @@ bool Writer::apply(IngestOp &op)
         find.addBindValue(e.idempotencyKey);
         if (!find.exec() || !find.next())
             return sqlFail(QStringLiteral("find idempotency key"), find.lastError().text());
-        op.result = IngestResult {IngestResult::Status::Duplicate, find.value(0).toLongLong(), {}};
+        *result = IngestResult {IngestResult::Status::Duplicate, find.value(0).toLongLong(), {}};
         find.finish();
         return true;
     }
@@ -496,7 +546,7 @@ bool Writer::apply(IngestOp &op)
     task.addBindValue(now);
     if (!task.exec())
         return sqlFail(QStringLiteral("insert task"), task.lastError().text());
-    op.result = IngestResult {IngestResult::Status::Created, eventId, {}};
+    *result = IngestResult {IngestResult::Status::Created, eventId, {}};
     ++m_work.ready;
     ++m_work.enqueued;
     ++m_work.events;
@@ -530,34 +580,45 @@ bool Writer::apply(ClaimOp &op)
         return true;
     m_work.ready -= op.result.size();
     m_work.leased += op.result.size();
+    m_work.dequeued += op.result.size();
 
-    QSqlQuery &ev = m_stmts->loadEvent;
-    QSqlQuery &act = m_stmts->loadAction;
-    for (TaskItem &t : op.result) {
-        if (t.kind == QLatin1String("event")) {
-            ev.addBindValue(t.refId);
-            if (!ev.exec())
-                return sqlFail(QStringLiteral("load event"), ev.lastError().text());
-            if (ev.next()) {
-                t.eventId = t.refId;
-                t.metricName = ev.value(0).toString();
-                t.value = ev.value(1).toDouble();
-                t.source = ev.value(2).toString();
-            }
-            ev.finish();
-        } else {
-            act.addBindValue(t.refId);
-            if (!act.exec())
-                return sqlFail(QStringLiteral("load action"), act.lastError().text());
-            if (act.next()) {
-                t.actionType = act.value(0).toString();
-                t.actionKey = act.value(1).toString();
-                t.eventId = act.value(2).toLongLong();
-                t.policyName = act.value(3).toString();
-                t.params = QJsonDocument::fromJson(act.value(4).toString().toUtf8()).object();
-            }
-            act.finish();
+    QString eventIds, actionIds;
+    QHash<qint64, qsizetype> byEvent, byAction; // ref id → index in op.result
+    for (qsizetype i = 0; i < op.result.size(); ++i) {
+        const TaskItem &t = op.result[i];
+        const bool event = t.kind == QLatin1String("event");
+        QString &list = event ? eventIds : actionIds;
+        list += (list.isEmpty() ? QStringLiteral("[") : QStringLiteral(",")) + QString::number(t.refId);
+        (event ? byEvent : byAction).insert(t.refId, i);
+    }
+    if (!eventIds.isEmpty()) {
+        QSqlQuery &ev = m_stmts->loadEvent;
+        ev.addBindValue(QString(eventIds + QLatin1Char(']')));
+        if (!ev.exec())
+            return sqlFail(QStringLiteral("load events"), ev.lastError().text());
+        while (ev.next()) {
+            TaskItem &t = op.result[byEvent.value(ev.value(0).toLongLong())];
+            t.eventId = t.refId;
+            t.metricName = ev.value(1).toString();
+            t.value = ev.value(2).toDouble();
+            t.source = ev.value(3).toString();
         }
+        ev.finish();
+    }
+    if (!actionIds.isEmpty()) {
+        QSqlQuery &act = m_stmts->loadAction;
+        act.addBindValue(QString(actionIds + QLatin1Char(']')));
+        if (!act.exec())
+            return sqlFail(QStringLiteral("load actions"), act.lastError().text());
+        while (act.next()) {
+            TaskItem &t = op.result[byAction.value(act.value(0).toLongLong())];
+            t.actionType = act.value(1).toString();
+            t.actionKey = act.value(2).toString();
+            t.eventId = act.value(3).toLongLong();
+            t.policyName = act.value(4).toString();
+            t.params = QJsonDocument::fromJson(act.value(5).toString().toUtf8()).object();
+        }
+        act.finish();
     }
     return true;
 }
@@ -565,32 +626,43 @@ bool Writer::apply(ClaimOp &op)
 bool Writer::apply(OutcomeOp &op)
 {
     const qint64 now = wallNowMs();
-    for (const TaskOutcome &o : op.outcomes) {
-        const bool ok = o.kind == QLatin1String("event") ? applyEventOutcome(o, now) : applyActionOutcome(o, now);
-        if (!ok)
-            return false;
+    // Event tasks: one acknowledging statement for the batch; policies then advance in batch order
+    // for the tasks it actually finished.
+    QJsonArray triples;
+    for (const TaskOutcome &o : op.outcomes)
+        if (o.kind == QLatin1String("event"))
+            triples.append(QJsonArray {o.taskId, o.attempts, o.workerId});
+    if (!triples.isEmpty()) {
+        const QString json = QString::fromUtf8(QJsonDocument(triples).toJson(QJsonDocument::Compact));
+        QSqlQuery &done = m_stmts->finishEvents;
+        done.addBindValue(now);
+        done.addBindValue(json);
+        done.addBindValue(json);
+        if (!done.exec())
+            return sqlFail(QStringLiteral("finish event tasks"), done.lastError().text());
+        QSet<qint64> finished;
+        while (done.next())
+            finished.insert(done.value(0).toLongLong());
+        done.finish(); // RETURNING
+        const qint64 n = finished.size();
+        m_work.leased -= n;
+        m_work.done += n;
+        m_work.completed += n;
+        m_delta.success += quint64(n);
+        for (const TaskOutcome &o : op.outcomes)
+            if (o.kind == QLatin1String("event") && finished.contains(o.taskId) && !applyEventOutcome(o, now))
+                return false;
     }
+    for (const TaskOutcome &o : op.outcomes)
+        if (o.kind != QLatin1String("event") && !applyActionOutcome(o, now))
+            return false;
     return true;
 }
 
 bool Writer::applyEventOutcome(const TaskOutcome &o, qint64 now)
 {
+    // The task is finished (apply(OutcomeOp) acknowledged it): advance the policies.
     QSqlDatabase conn = db();
-    // Only the lease holder of this very attempt may finish the task: an outcome that arrives
-    // after its lease was reaped (and the task handed to someone else) changes nothing.
-    QSqlQuery &done = m_stmts->finishEvent;
-    done.addBindValue(now);
-    done.addBindValue(o.taskId);
-    done.addBindValue(o.workerId);
-    done.addBindValue(o.attempts);
-    if (!done.exec())
-        return sqlFail(QStringLiteral("finish event task"), done.lastError().text());
-    if (done.numRowsAffected() == 0)
-        return true; // stale
-    --m_work.leased;
-    ++m_work.done;
-    ++m_work.completed;
-    m_tasksSuccess->inc();
 
     // Events without a source share one "" state per policy (a NULL would break the key).
     const QString source = o.source.isEmpty() ? QStringLiteral("") : o.source;

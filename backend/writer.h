@@ -85,6 +85,8 @@ struct QueueSnapshot
     qint64 retried = 0;
     qint64 deadLettered = 0;
     qint64 rescued = 0;
+    qint64 dequeued = 0; // tasks handed to workers by claims (rescued tasks count again)
+    qint64 leaseExtensions = 0; // leases extended by worker heartbeats
     qint64 actions = 0;
     qint64 events = 0;
     qint64 depth() const { return ready + leased; }
@@ -92,6 +94,21 @@ struct QueueSnapshot
     // is clamped: a retry that came due and was claimed meanwhile must not make "due" negative.
     qint64 scheduledNow() const { return std::clamp<qint64>(scheduled, 0, std::max<qint64>(0, ready)); }
     qint64 due() const { return std::max<qint64>(0, ready - scheduledNow()); }
+};
+
+// The answer to a dead-letter or pause operation (DELETE/POST /api/v1/queue/...).
+struct QueueAdminResult
+{
+    enum class Status { Ok, NotFound, NotDead, Failed };
+    Status status = Status::Failed;
+    qint64 count = 0; // tasks changed
+};
+
+// Who asked for an operator action, for its audit entry.
+struct AuditActor
+{
+    QString actor; // e.g. anonymous@127.0.0.1
+    QString remoteAddress;
 };
 
 // Owns the only write connection to the SQLite database and serialises every write through
@@ -120,6 +137,22 @@ public:
     void submitAudit(const QString &actor, const QString &kind, const QString &subject, const QJsonObject &details);
     // Returns every task leased by `nodeId` to ready (shutdown with work left in flight).
     void submitReleaseLeases(const QString &nodeId, std::function<void(int released)> done = {});
+    // Heartbeat: extends the leases of `taskIds` still held by `workerId` to now + lease, in one
+    // statement. `done` gets the number of leases extended (fewer: some were lost to the reaper).
+    void submitHeartbeat(const QString &workerId, QList<qint64> taskIds, std::function<void(int extended)> done = {});
+    // Several events in one operation (one transaction): results in the order of `events`.
+    void submitIngestBatch(QList<IngestEvent> events, std::function<void(const QList<IngestResult> &)> done);
+    // The effect ledger of an action's idempotency key: counts the delivery and answers whether the
+    // effect is to be applied now (true: first time, recorded as executed) or was applied before.
+    // ok is false when the commit failed (nothing recorded, nothing to apply).
+    void submitExecution(
+        const QString &idempotencyKey, const QString &workerId, std::function<void(bool ok, bool apply)> done);
+    // Dead letters. taskId 0 = all dead tasks. Retry gives a task a fresh set of attempts.
+    enum class DeadAction { Retry, Discard };
+    void submitDeadLetter(
+        DeadAction action, qint64 taskId, const AuditActor &who, std::function<void(QueueAdminResult)> done);
+    // Workers stop (paused) or resume claiming; persisted, so a paused queue stays paused after a restart.
+    void submitPause(bool paused, const AuditActor &who, std::function<void(QueueAdminResult)> done);
 
     QueueSnapshot snapshot() const;
     std::shared_ptr<const QList<Policy>> policies() const;
@@ -161,7 +194,35 @@ private:
         std::function<void(int)> done;
         int released = 0;
     };
-    using Op = std::variant<IngestOp, ClaimOp, OutcomeOp, AuditOp, ReleaseOp>;
+    struct HeartbeatOp
+    {
+        QString workerId;
+        QList<qint64> taskIds;
+        std::function<void(int)> done;
+        int extended = 0;
+    };
+    struct IngestBatchOp
+    {
+        QList<IngestEvent> events;
+        std::function<void(const QList<IngestResult> &)> done;
+        QList<IngestResult> results;
+    };
+    struct ExecutionOp
+    {
+        QString key, workerId;
+        std::function<void(bool, bool)> done;
+        bool apply = false;
+    };
+    struct AdminOp
+    {
+        enum class Kind { Retry, Discard, Pause, Resume } kind;
+        qint64 taskId = 0;
+        AuditActor who;
+        std::function<void(QueueAdminResult)> done;
+        QueueAdminResult result;
+    };
+    using Op = std::variant<IngestOp, ClaimOp, OutcomeOp, AuditOp, ReleaseOp, HeartbeatOp, IngestBatchOp, ExecutionOp,
+        AdminOp>;
 
     void enqueue(Op op);
     void flush();
@@ -171,6 +232,13 @@ private:
     bool apply(OutcomeOp &op);
     bool apply(AuditOp &op);
     bool apply(ReleaseOp &op);
+    bool apply(HeartbeatOp &op);
+    bool apply(IngestBatchOp &op);
+    bool apply(ExecutionOp &op);
+    bool apply(AdminOp &op);
+    bool insertEvent(const IngestEvent &e, qint64 now, IngestResult *result);
+    bool applyDeadLetter(AdminOp &op, qint64 now);
+    bool applyPause(AdminOp &op, qint64 now);
     bool applyEventOutcome(const TaskOutcome &o, qint64 now);
     bool applyActionOutcome(const TaskOutcome &o, qint64 now);
     bool appendAudit(const QString &actor, const QString &kind, const QString &subject, const QJsonObject &details);
@@ -195,6 +263,11 @@ private:
     Counter *m_tasksFailure = nullptr;
     Counter *m_tasksDead = nullptr;
     Counter *m_commitFailures = nullptr;
+    Counter *m_enqueuedTotal = nullptr;
+    Counter *m_dequeuedTotal = nullptr;
+    Counter *m_heartbeatTotal = nullptr;
+    Counter *m_executionsTotal = nullptr;
+    Counter *m_duplicateDeliveries = nullptr;
 
     mutable QMutex m_pendingMutex;
     std::vector<Op> m_pending;
@@ -211,7 +284,8 @@ private:
     bool m_newReadyTasks = false;
     struct CounterDelta
     {
-        quint64 success = 0, failure = 0, dead = 0;
+        quint64 success = 0, failure = 0, dead = 0, enqueued = 0, dequeued = 0, extended = 0, executed = 0,
+                duplicates = 0;
     } m_delta; // task results of the open transaction, added to the metrics on commit
     bool m_open = false;
     bool m_failNextCommit = false;

@@ -12,7 +12,7 @@ BUILD_PACKAGES=(
 # Extra packages for the test suite (valgrind for the disconnect tests, promtool for /metrics,
 # prometheus + jq for the real-Prometheus test).
 # Package test (tests/package_test.sh): dpkg-dev + file for CPack's shlibdeps, and the validators it runs.
-TEST_PACKAGES=(valgrind sqlite3 procps prometheus jq
+TEST_PACKAGES=(valgrind sqlite3 procps prometheus jq python3
     dpkg-dev file lintian appstream desktop-file-utils man-db)
 
 want=("${BUILD_PACKAGES[@]}")

@@ -1,17 +1,12 @@
 #include "simulatorapi.h"
 
+#include "actor.h"
 #include "http/router.h"
 #include "sim/simulator.h"
 
 namespace vigil {
 
 namespace {
-// No tokens yet (issue #4): the actor is who called, by address.
-QString actorOf(const HttpRequest &request)
-{
-    return QStringLiteral("anonymous@") + request.remoteAddress.toString();
-}
-
 QJsonObject auditDetails(const HttpRequest &request, const QJsonObject &status)
 {
     const QJsonObject sim = status.value(QStringLiteral("simulator")).toObject();
