@@ -82,6 +82,8 @@ QueuePanel::QueuePanel(QWidget *parent)
     addRow(QStringLiteral("ready"), tr("Ready"), tr("Tasks waiting for a worker"));
     addRow(QStringLiteral("scheduled"), tr("Scheduled retries"), tr("Failed tasks waiting for their retry time"));
     addRow(QStringLiteral("leased"), tr("Leased"), tr("Tasks a worker is processing"));
+    addRow(QStringLiteral("dead"), tr("Dead letters"),
+        tr("Tasks that used up their attempts; retry or discard them through /api/v1/queue/dead"));
     addRow(QStringLiteral("oldest"), tr("Oldest ready"), tr("Age of the oldest task waiting for a worker"));
     addRow(QStringLiteral("enqueue"), tr("Enqueued"), tr("Tasks added per second"));
     addRow(QStringLiteral("dequeue"), tr("Dequeued"), tr("Tasks claimed per second"));
@@ -114,6 +116,7 @@ void QueuePanel::setQueue(const QJsonObject &queue)
     m_values.value(QStringLiteral("ready"))->setText(count(queue, "ready"));
     m_values.value(QStringLiteral("scheduled"))->setText(count(queue, "scheduled"));
     m_values.value(QStringLiteral("leased"))->setText(count(queue, "leased"));
+    m_values.value(QStringLiteral("dead"))->setText(count(queue, "dead"));
     m_values.value(QStringLiteral("oldest"))->setText(age(queue, "oldest_ready_age_seconds"));
     m_values.value(QStringLiteral("enqueue"))->setText(perSecond(rates, "enqueue_per_s"));
     m_values.value(QStringLiteral("dequeue"))->setText(perSecond(rates, "dequeue_per_s"));

@@ -20,7 +20,7 @@ public:
     // The "queue" object of the answer.
     void setQueue(const QJsonObject &queue);
     void clear();
-    // Keys: ready, scheduled, leased, oldest, enqueue, dequeue, completed, retried, dead_lettered, rescued.
+    // Keys: ready, scheduled, leased, dead, oldest, enqueue, dequeue, completed, retried, dead_lettered, rescued.
     QString value(const QString &key) const;
 
 private:
