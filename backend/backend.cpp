@@ -1,6 +1,7 @@
 #include "backend.h"
 
 #include "api/auditapi.h"
+#include "api/dataapi.h"
 #include "api/ingestapi.h"
 #include "api/logapi.h"
 #include "api/queueapi.h"
@@ -303,6 +304,7 @@ bool Backend::start(QString *error)
         });
     registerAuditRoutes(d->router, *d->reader);
     registerQueueRoutes(d->router, *d->writer, *d->reader, [this] { return workersJson(); });
+    registerDataRoutes(d->router, *d->reader);
     registerLogRoutes(d->router, logging::recentLines());
 
     d->http = std::make_unique<HttpServer>(d->router, d->metrics, m_config);

@@ -260,6 +260,46 @@ private slots:
                 kind);
     }
 
+    void eventsAndActionsAreReadable()
+    {
+        // The dead-letter test left actions behind: three discarded/purged ones with their attempts.
+        Answer a = call("GET", QStringLiteral("/api/v1/actions?limit=2"));
+        QCOMPARE(a.status, 200);
+        const QJsonArray actions = a.body[QStringLiteral("actions")].toArray();
+        QCOMPARE(actions.size(), 2);
+        QVERIFY(actions[0][QStringLiteral("id")].toInteger() > actions[1][QStringLiteral("id")].toInteger());
+        QVERIFY(!a.body[QStringLiteral("next_before")].isNull());
+        const qint64 id = actions[0][QStringLiteral("id")].toInteger();
+        a = call("GET", QStringLiteral("/api/v1/actions/%1").arg(id));
+        QCOMPARE(a.status, 200);
+        const QJsonObject action = a.body[QStringLiteral("action")].toObject();
+        QCOMPARE(action[QStringLiteral("status")].toString(), QStringLiteral("discarded"));
+        QCOMPARE(action[QStringLiteral("executions")].toInteger(), 0); // every remediation failed: no effect
+        const QJsonArray log = action[QStringLiteral("attempt_log")].toArray();
+        QCOMPARE(log.size(), action[QStringLiteral("attempts")].toInt());
+        QCOMPARE(log[0][QStringLiteral("outcome")].toString(), QStringLiteral("failure"));
+        QCOMPARE(call("GET", QStringLiteral("/api/v1/actions/999999")).status, 404);
+        QCOMPARE(call("GET", QStringLiteral("/api/v1/actions?status=odd")).status, 400);
+        QCOMPARE(call("GET", QStringLiteral("/api/v1/actions?status=discarded")).body[QStringLiteral("actions")]
+                     .toArray()
+                     .size(),
+            3);
+
+        a = call("GET", QStringLiteral("/api/v1/events?metric=error_rate&source=api-test"));
+        QCOMPARE(a.status, 200);
+        const QJsonArray events = a.body[QStringLiteral("events")].toArray();
+        QCOMPARE(events.size(), 1);
+        QCOMPARE(events[0][QStringLiteral("value")].toDouble(), 50.0);
+        QCOMPARE(events[0][QStringLiteral("task")][QStringLiteral("status")].toString(), QStringLiteral("done"));
+        QCOMPARE(call("GET", QStringLiteral("/api/v1/events?since=yesterday")).status, 400);
+        QCOMPARE(call("GET", QStringLiteral("/api/v1/events?since=2020-01-01T00:00:00Z&limit=5"))
+                     .body[QStringLiteral("events")]
+                     .toArray()
+                     .size(),
+            5);
+        QCOMPARE(call("GET", QStringLiteral("/api/v1/events?x=1")).status, 400);
+    }
+
     void pauseStopsClaimingAndShows()
     {
         Answer r = call("POST", QStringLiteral("/api/v1/queue/pause"));
