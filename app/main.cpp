@@ -148,6 +148,9 @@ void addOptions(QCommandLineParser &p)
             QStringLiteral("s"), QStringLiteral("1")},
         {QStringLiteral("retry-cap"), QStringLiteral("Retry backoff cap in seconds (default 300)."),
             QStringLiteral("s"), QStringLiteral("300")},
+        {QStringLiteral("retry-jitter"),
+            QStringLiteral("Retry delay jitter, 0..0.99 (default 0.2: each delay is scaled by 0.8..1.2)."),
+            QStringLiteral("share"), QStringLiteral("0.2")},
         {QStringLiteral("lease-seconds"), QStringLiteral("Task lease length (default 30)."), QStringLiteral("s"),
             QStringLiteral("30")},
         {QStringLiteral("connect"),
@@ -227,6 +230,7 @@ private:
             QStringLiteral("max-attempts"),
             QStringLiteral("retry-base"),
             QStringLiteral("retry-cap"),
+            QStringLiteral("retry-jitter"),
             QStringLiteral("lease-seconds"),
             QStringLiteral("connect"),
             QStringLiteral("log-format"),
@@ -282,6 +286,7 @@ ServerConfig configFrom(const Options &p)
     c.retry.maxAttempts = int(number(p, QStringLiteral("max-attempts"), 1, 1000));
     c.retry.baseSeconds = number(p, QStringLiteral("retry-base"), 0.001, 86400);
     c.retry.capSeconds = number(p, QStringLiteral("retry-cap"), c.retry.baseSeconds, 86400 * 7);
+    c.retry.jitter = number(p, QStringLiteral("retry-jitter"), 0, 0.99);
     c.leaseSeconds = int(number(p, QStringLiteral("lease-seconds"), 1, 86400));
     // No check against the lease: workers extend the leases of what they hold (heartbeat every
     // lease/3), so a remediation may outlast the lease without being rescued while it runs.
