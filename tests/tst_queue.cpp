@@ -602,7 +602,7 @@ private slots:
         QCOMPARE(action[0].maxAttempts, 2);
         QVERIFY(outcome(w, actionOutcome(action[0], QStringLiteral("w"), false)));
         QCOMPARE(w.snapshot().dead, 1);
-        // Discard one (409 once it is gone from the dead list: still unknown? no — deleted: 404).
+        // Discard: the row is deleted, so a second discard finds no such task (404).
         QCOMPARE(admin([&](auto cb) { w.submitDeadLetter(Writer::DeadAction::Discard, deadId, who, cb); }).count, 1);
         QCOMPARE(admin([&](auto cb) { w.submitDeadLetter(Writer::DeadAction::Discard, deadId, who, cb); }).status,
             QueueAdminResult::Status::NotFound);
@@ -622,7 +622,6 @@ private slots:
                 kind);
         // The 404/409 attempts changed nothing and wrote nothing.
         QCOMPARE(scalar(path, QStringLiteral("SELECT count(*) FROM audit_log WHERE actor LIKE 'anonymous@%'")), 6);
-        // The pause survives a restart.
     }
 
     void pauseSurvivesRestart()
