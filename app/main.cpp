@@ -156,6 +156,46 @@ void addOptions(QCommandLineParser &p)
         {QStringLiteral("connect"),
             QStringLiteral("Window only: watch a remote Vigil at this URL instead of starting the embedded server."),
             QStringLiteral("url")},
+        {QStringLiteral("token"),
+            QStringLiteral("Window only, with --connect: bearer token for the remote server (prefer the VIGIL_TOKEN "
+                           "environment variable: the command line is visible to other users in ps)."),
+            QStringLiteral("token")},
+        {QStringLiteral("operator-token"),
+            QStringLiteral("Bearer token for every call, including changes (prefer VIGIL_OPERATOR_TOKEN or the "
+                           "config file: the command line is visible in ps). Required to listen on a "
+                           "non-loopback address."),
+            QStringLiteral("token")},
+        {QStringLiteral("viewer-token"),
+            QStringLiteral("Bearer token that may only read (GET); when set, reads need it or the operator token "
+                           "(prefer VIGIL_VIEWER_TOKEN or the config file)."),
+            QStringLiteral("token")},
+        {QStringLiteral("rate-limit-ingest"),
+            QStringLiteral("Ingest requests per second per client address (default 50; 0 = no limit)."),
+            QStringLiteral("per-s"), QStringLiteral("50")},
+        {QStringLiteral("rate-limit-ingest-burst"),
+            QStringLiteral("Ingest requests a client may send at once before the rate applies (default 100)."),
+            QStringLiteral("n"), QStringLiteral("100")},
+        {QStringLiteral("rate-limit-query"),
+            QStringLiteral("GET requests per second per client address (default 100; 0 = no limit)."),
+            QStringLiteral("per-s"), QStringLiteral("100")},
+        {QStringLiteral("rate-limit-query-burst"), QStringLiteral("Burst of GET requests (default 200)."),
+            QStringLiteral("n"), QStringLiteral("200")},
+        {QStringLiteral("rate-limit-control"),
+            QStringLiteral(
+                "Other mutating requests (simulator, policies, ...) per second per client address (default 10; "
+                "0 = no limit)."),
+            QStringLiteral("per-s"), QStringLiteral("10")},
+        {QStringLiteral("rate-limit-control-burst"), QStringLiteral("Burst of mutating requests (default 20)."),
+            QStringLiteral("n"), QStringLiteral("20")},
+        {QStringLiteral("rate-limit-clients"),
+            QStringLiteral("Rate-limit buckets kept in memory (default 65536; idle ones are dropped first)."),
+            QStringLiteral("n"), QStringLiteral("65536")},
+        {QStringLiteral("backpressure-high"),
+            QStringLiteral("Ready tasks at which ingest answers 503 backpressure (default 20000; 0 = never)."),
+            QStringLiteral("tasks"), QStringLiteral("20000")},
+        {QStringLiteral("backpressure-low"),
+            QStringLiteral("Ready tasks below which ingest is accepted again (default: half the high-water mark)."),
+            QStringLiteral("tasks"), QStringLiteral("10000")},
         {QStringLiteral("log-format"), QStringLiteral("text (default) or json."), QStringLiteral("format"),
             QStringLiteral("text")},
         {QStringLiteral("log-level"), QStringLiteral("debug, info (default), warning or error."),
@@ -201,6 +241,15 @@ public:
         }
     }
     bool isSet(const QString &name) const { return m_parser.isSet(name) || (m_file && m_file->contains(name)); }
+    // A secret: the command line wins, then the environment variable, then the config file.
+    QString secret(const QString &name, const char *envName) const
+    {
+        if (m_parser.isSet(name))
+            return m_parser.value(name).trimmed();
+        if (qEnvironmentVariableIsSet(envName))
+            return qEnvironmentVariable(envName).trimmed();
+        return value(name);
+    }
     QString value(const QString &name) const
     {
         if (!m_parser.isSet(name) && m_file && m_file->contains(name))
@@ -233,6 +282,18 @@ private:
             QStringLiteral("retry-jitter"),
             QStringLiteral("lease-seconds"),
             QStringLiteral("connect"),
+            QStringLiteral("token"),
+            QStringLiteral("operator-token"),
+            QStringLiteral("viewer-token"),
+            QStringLiteral("rate-limit-ingest"),
+            QStringLiteral("rate-limit-ingest-burst"),
+            QStringLiteral("rate-limit-query"),
+            QStringLiteral("rate-limit-query-burst"),
+            QStringLiteral("rate-limit-control"),
+            QStringLiteral("rate-limit-control-burst"),
+            QStringLiteral("rate-limit-clients"),
+            QStringLiteral("backpressure-high"),
+            QStringLiteral("backpressure-low"),
             QStringLiteral("log-format"),
             QStringLiteral("log-level"),
             QStringLiteral("log-file"),
@@ -290,6 +351,25 @@ ServerConfig configFrom(const Options &p)
     c.leaseSeconds = int(number(p, QStringLiteral("lease-seconds"), 1, 86400));
     // No check against the lease: workers extend the leases of what they hold (heartbeat every
     // lease/3), so a remediation may outlast the lease without being rescued while it runs.
+
+    c.auth.operatorToken = p.secret(QStringLiteral("operator-token"), "VIGIL_OPERATOR_TOKEN");
+    c.auth.viewerToken = p.secret(QStringLiteral("viewer-token"), "VIGIL_VIEWER_TOKEN");
+    auto limit = [&p](const char *name, RateLimit *out) {
+        const QString rate = QStringLiteral("rate-limit-") + QLatin1String(name);
+        out->perSecond = number(p, rate, 0, 1e9);
+        out->burst = number(p, rate + QStringLiteral("-burst"), 1, 1e9);
+    };
+    limit("ingest", &c.limits.ingest);
+    limit("query", &c.limits.query);
+    limit("control", &c.limits.control);
+    c.limits.maxTrackedClients = int(number(p, QStringLiteral("rate-limit-clients"), 1, 1e8));
+    c.limits.backpressureHigh = qint64(number(p, QStringLiteral("backpressure-high"), 0, 1e12));
+    c.limits.backpressureLow = p.isSet(QStringLiteral("backpressure-low"))
+        ? qint64(number(p, QStringLiteral("backpressure-low"), 0, 1e12))
+        : c.limits.backpressureHigh / 2; // only the high mark given: release at half of it
+    // Checked here too (Backend::start checks again) so a bad setting fails before anything starts.
+    if (const QString problem = configProblem(c); !problem.isEmpty())
+        fail(problem);
     return c;
 }
 
@@ -409,6 +489,11 @@ int runWindow(QApplication &app, const Options &parser)
         url = backend->baseUrl();
     }
     ApiClient client(url);
+    // The embedded server: the window acts as its operator. A remote one: --token or VIGIL_TOKEN.
+    if (backend)
+        client.setToken(backend->config().auth.operatorToken);
+    else
+        client.setToken(parser.secret(QStringLiteral("token"), "VIGIL_TOKEN"));
     MainWindow window(&client);
     window.show();
     installSignalHandlers(&app, [&app] { app.quit(); });

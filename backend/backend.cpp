@@ -7,6 +7,7 @@
 #include "api/queueapi.h"
 #include "api/simulatorapi.h"
 #include "api/systemapi.h"
+#include "http/admission.h"
 #include "http/httpserver.h"
 #include "http/router.h"
 #include "logger.h"
@@ -113,6 +114,7 @@ struct Backend::Private
     std::unique_ptr<QThread> simulatorThread;
     Sampler *sampler = nullptr;
     std::unique_ptr<QThread> samplerThread;
+    std::shared_ptr<Admission> admission; // rate limits, tokens, backpressure; outlives `http`
     std::unique_ptr<HttpServer> http;
     std::shared_ptr<std::atomic<bool>> workersRunning = std::make_shared<std::atomic<bool>>(false);
 };
@@ -186,6 +188,10 @@ bool Backend::start(QString *error)
         return true;
     d->startedAtMs = wallNowMs();
     m_failedOnListen = false;
+    if (const QString problem = configProblem(m_config); !problem.isEmpty()) {
+        *error = problem;
+        return false;
+    }
     registerProcessMetrics(d->metrics);
 
     d->lock = std::make_unique<QLockFile>(d->dbPath + QStringLiteral(".lock"));
@@ -307,7 +313,23 @@ bool Backend::start(QString *error)
     registerDataRoutes(d->router, *d->reader);
     registerLogRoutes(d->router, logging::recentLines());
 
+    d->admission = std::make_shared<Admission>(m_config, d->metrics,
+        Admission::QueueProbe {[w = d->writer] { return w->snapshot().due(); },
+            [series = &d->series] { return series->latest().dequeuePerS; }});
+    d->metrics.callbackGauge("ingest_backpressure_active",
+        "1 while ingest answers 503 because the queue is above its high-water mark", {},
+        [a = std::weak_ptr<Admission>(d->admission)] {
+            const auto admission = a.lock();
+            return admission && admission->backpressureActive() ? 1.0 : 0.0;
+        });
+    d->metrics.callbackGauge("rate_limit_tracked_buckets",
+        "Token buckets held in memory (client address x route class); bounded by --rate-limit-clients", {},
+        [a = std::weak_ptr<Admission>(d->admission)] {
+            const auto admission = a.lock();
+            return admission ? double(admission->limiter().trackedBuckets()) : 0.0;
+        });
     d->http = std::make_unique<HttpServer>(d->router, d->metrics, m_config);
+    d->http->setAdmission(d->admission.get());
     QString listenError;
     if (!d->http->listen(m_config.host, m_config.port, &listenError)) {
         *error = listenError;
@@ -317,6 +339,8 @@ bool Backend::start(QString *error)
         return false;
     }
     d->simulator->setDefaultTarget(baseUrl());
+    // The built-in simulator ingests as the operator (ingest is a mutation).
+    d->simulator->setDefaultToken(m_config.auth.operatorToken.toUtf8());
 
     d->sampler = new Sampler(d->series, d->metrics, *d->writer, *d->simulator);
     d->samplerThread = startThread(QStringLiteral("vigil-sampler"), d->sampler);
@@ -433,6 +457,7 @@ void Backend::stop()
         d->http->shutdown();
         d->http.reset();
     }
+    d->admission.reset();
     d->remediator.reset();
     if (d->lock) {
         d->lock->unlock();

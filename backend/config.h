@@ -26,6 +26,36 @@ struct RemediatorConfig
 
 enum class Durability { Normal, Full };
 
+// One token bucket per client address and route class: `perSecond` tokens refill continuously up
+// to `burst`; a request takes one. perSecond 0: no limit for that class.
+struct RateLimit
+{
+    double perSecond = 0;
+    double burst = 0;
+    bool enabled() const { return perSecond > 0; }
+};
+
+// Admission limits (issue #4). Defaults keep the original's scenarios true for one client: steady
+// 1000/min (17/s) is never limited, burst 2000/min (spikes of 83/s) and overload 10000/min (167/s)
+// are; the window's few polls per second stay far below the query limit. See docs/configuration.md.
+struct LimitsConfig
+{
+    RateLimit ingest {50, 100}; // POST /api/v1/ingest and /api/v1/ingest/...
+    RateLimit query {100, 200}; // other GET/HEAD
+    RateLimit control {10, 20}; // other POST/PUT/PATCH/DELETE
+    int maxTrackedClients = 65536; // buckets kept in memory; idle (refilled) ones are evicted first
+    qint64 backpressureHigh = 20000; // ready tasks at which ingest answers 503; 0 = off
+    qint64 backpressureLow = 10000; // ...until the ready tasks fall below this
+};
+
+// Bearer tokens. Empty operator token: no authentication at all (allowed on loopback only).
+struct AuthConfig
+{
+    QString viewerToken; // GET/HEAD; empty: reads are open
+    QString operatorToken; // everything, including every mutating call
+    bool enabled() const { return !operatorToken.isEmpty() || !viewerToken.isEmpty(); }
+};
+
 // Everything the backend needs to start; filled from the command line (app/) or by tests.
 struct ServerConfig
 {
@@ -48,6 +78,12 @@ struct ServerConfig
     RetryPolicy retry;
     RemediatorConfig remediator;
     QString nodeId; // leased_by; default host:pid
+    LimitsConfig limits;
+    AuthConfig auth;
 };
+
+// Checks what cannot be expressed by types: tokens that can travel in a header, a viewer token only
+// with an operator token, no unauthenticated non-loopback bind, low < high water. Empty: fine.
+QString configProblem(const ServerConfig &config);
 
 } // namespace vigil

@@ -18,6 +18,8 @@ QJsonObject Sample::toJson() const
         {QStringLiteral("processed_per_s"), r(processedPerS)},
         {QStringLiteral("failed_per_s"), r(failedPerS)},
         {QStringLiteral("rate_limited_per_s"), r(rateLimitedPerS)},
+        {QStringLiteral("rate_limited_total"), rateLimitedTotal},
+        {QStringLiteral("backpressure_per_s"), r(backpressurePerS)},
         {QStringLiteral("sim_sent_per_s"), r(simSentPerS)},
         {QStringLiteral("enqueue_per_s"), r(enqueuePerS)},
         {QStringLiteral("dequeue_per_s"), r(dequeuePerS)},
@@ -82,6 +84,7 @@ void Sampler::sampleNow()
     const double failed = double(m_metrics.counter("worker_tasks_total", "", {{"result", "failure"}}).value()
         + m_metrics.counter("worker_tasks_total", "", {{"result", "dead_letter"}}).value());
     const double rateLimited = double(m_metrics.counterTotal("rate_limited_total"));
+    const double backpressure = double(m_metrics.counterTotal("ingest_backpressure_total"));
     const double simSent = m_simulator.status()
                                .value(QStringLiteral("simulator"))
                                .toObject()
@@ -104,6 +107,8 @@ void Sampler::sampleNow()
         s.processedPerS = (processed - m_lastProcessed) / dt;
         s.failedPerS = (failed - m_lastFailed) / dt;
         s.rateLimitedPerS = (rateLimited - m_lastRateLimited) / dt;
+        s.rateLimitedTotal = rateLimited;
+        s.backpressurePerS = (backpressure - m_lastBackpressure) / dt;
         s.simSentPerS = std::max(0.0, simSent - m_lastSimSent) / dt; // a new run restarts the count
         s.enqueuePerS = (enqueued - m_lastEnqueued) / dt;
         s.dequeuePerS = (dequeued - m_lastDequeued) / dt; // tasks handed to workers by claims
@@ -129,6 +134,7 @@ void Sampler::sampleNow()
     m_lastProcessed = processed;
     m_lastFailed = failed;
     m_lastRateLimited = rateLimited;
+    m_lastBackpressure = backpressure;
     m_lastSimSent = simSent;
     m_lastEnqueued = enqueued;
     m_lastDequeued = dequeued;

@@ -23,7 +23,9 @@ struct Sample
     double ingestPerS = 0; // events accepted (committed)
     double processedPerS = 0; // tasks finished by workers (any result)
     double failedPerS = 0; // task attempts that failed (retry or dead letter)
-    double rateLimitedPerS = 0;
+    double rateLimitedPerS = 0; // requests answered 429 by the rate limiter (every class)
+    double rateLimitedTotal = 0; // ... since the server started
+    double backpressurePerS = 0; // ingest requests answered 503 backpressure
     double simSentPerS = 0;
     double enqueuePerS = 0;
     double dequeuePerS = 0;
@@ -66,6 +68,7 @@ private:
     qint64 m_lastNs = 0;
     double m_lastIngest = 0, m_lastProcessed = 0, m_lastFailed = 0, m_lastRateLimited = 0, m_lastSimSent = 0;
     double m_lastEnqueued = 0, m_lastDequeued = 0;
+    double m_lastBackpressure = 0;
     Histogram::Snapshot m_lastClient;
     Histogram::Snapshot m_lastServer;
     std::deque<Histogram::Snapshot> m_clientWindow; // per-second deltas, for a 5 s percentile window

@@ -1,5 +1,6 @@
 #include "httpserver.h"
 
+#include "admission.h"
 #include "metrics.h"
 #include "requesthead.h"
 #include "router.h"
@@ -52,6 +53,7 @@ struct ReplySlot
     qint64 receivedAtNs = 0;
     bool closeAfter = false;
     bool keepAliveHeader = false; // an HTTP/1.0 client asked for keep-alive: say we keep it
+    HeaderList admissionHeaders; // RateLimit-* from the admission check, added to whatever answer goes out
     QPointer<QObject> conn; // the ConnState whose FIFO holds this slot
 };
 } // namespace detail
@@ -147,6 +149,8 @@ QByteArray serialize(const detail::ReplySlot &slot)
         out += "Connection: keep-alive\r\n";
     for (const auto &[name, value] : r.headers)
         out += name + ": " + value + "\r\n";
+    for (const auto &[name, value] : slot.admissionHeaders)
+        out += name + ": " + value + "\r\n";
     out += "\r\n";
     if (slot.method != "HEAD")
         out += r.body;
@@ -221,10 +225,12 @@ protected:
 class HttpLane final : public QObject
 {
 public:
-    HttpLane(const Router &router, MetricsRegistry &metrics, const ServerConfig &config, std::atomic<int> &open)
+    HttpLane(const Router &router, MetricsRegistry &metrics, const ServerConfig &config, std::atomic<int> &open,
+        Admission *admission)
         : m_router(router)
         , m_metrics(metrics)
         , m_config(config)
+        , m_admission(admission)
         , m_gate(std::make_shared<LaneGate>())
         , m_open(open)
         , m_timeouts(&metrics.counter("http_timeouts_total",
@@ -522,6 +528,17 @@ private:
         }
 
         const Router::Match match = m_router.match(req.method, req.path);
+        if (m_admission) { // rate limit, auth, backpressure (issue #4)
+            Admission::Verdict verdict
+                = m_admission->admit(req, match.handler ? match.endpoint : QByteArray("other"), match.handler);
+            slot->admissionHeaders = std::move(verdict.headers);
+            req.principal = verdict.principal;
+            if (verdict.refusal) {
+                slot->endpoint = match.handler ? match.endpoint : QByteArray("other");
+                reply.send(std::move(*verdict.refusal));
+                return;
+            }
+        }
         if (!match.handler) {
             slot->endpoint = "other";
             if (match.allowed.isEmpty()) {
@@ -622,6 +639,7 @@ private:
     const Router &m_router;
     MetricsRegistry &m_metrics;
     ServerConfig m_config;
+    Admission *m_admission = nullptr; // owned by the caller of HttpServer::setAdmission; may be null
     std::shared_ptr<LaneGate> m_gate;
     FeedServer *m_feed = nullptr;
     QHttpServer *m_http = nullptr;
@@ -720,7 +738,7 @@ bool HttpServer::listen(const QHostAddress &address, quint16 port, QString *erro
     for (int i = 0; i < n; ++i) {
         auto thread = std::make_unique<QThread>();
         thread->setObjectName(QStringLiteral("vigil-http-%1").arg(i));
-        auto *lane = new HttpLane(m_router, m_metrics, m_config, m_open);
+        auto *lane = new HttpLane(m_router, m_metrics, m_config, m_open, m_admission);
         lane->moveToThread(thread.get());
         QObject::connect(thread.get(), &QThread::finished, lane, &QObject::deleteLater);
         thread->start();

@@ -16,6 +16,7 @@ class QThread;
 
 namespace vigil {
 
+class Admission;
 class MetricsRegistry;
 class Router;
 class AcceptServer;
@@ -34,6 +35,9 @@ public:
     HttpServer(const Router &router, MetricsRegistry &metrics, const ServerConfig &config, QObject *parent = nullptr);
     ~HttpServer() override; // shutdown()
 
+    // Before listen(): every request passes `admission` (rate limit, auth, backpressure) before its
+    // handler. It must outlive the server. Without one, nothing is limited (tests of the dispatcher).
+    void setAdmission(Admission *admission) { m_admission = admission; }
     bool listen(const QHostAddress &address, quint16 port, QString *error);
     quint16 port() const { return m_port; }
 
@@ -53,6 +57,7 @@ private:
     ServerConfig m_config;
     quint16 m_port = 0;
     std::atomic<int> m_open {0}; // open client connections, all lanes
+    Admission *m_admission = nullptr;
     std::unique_ptr<QThread> m_acceptThread;
     AcceptServer *m_accept = nullptr;
     std::vector<std::unique_ptr<QThread>> m_threads;
