@@ -134,10 +134,7 @@ MainWindow::MainWindow(ApiClient *client, QWidget *parent)
     if (m_client) {
         connect(m_client, &ApiClient::statusReceived, this, &MainWindow::onStatus);
         connect(m_client, &ApiClient::queueReceived, this, &MainWindow::onQueue);
-        connect(m_client, &ApiClient::samplesReceived, this, [this](const QJsonArray &samples) {
-            for (ChartPanel *chart : charts())
-                chart->appendSamples(samples);
-        });
+        connect(m_client, &ApiClient::samplesReceived, this, &MainWindow::onSamples);
         connect(m_client, &ApiClient::requestFailed, this, &MainWindow::onRequestFailed);
         connect(m_client, &ApiClient::parameterRejected, m_simulator, &SimulatorPanel::showFieldError);
         connect(m_client, &ApiClient::connectionChanged, this, &MainWindow::onConnectionChanged);
@@ -150,6 +147,9 @@ MainWindow::MainWindow(ApiClient *client, QWidget *parent)
                 chart->clear();
             for (KpiTile *tile : std::as_const(m_tiles))
                 tile->clear();
+            m_serverRateLimitedPerS = -1;
+            m_serverRateLimitedTotal = m_serverBackpressurePerS = m_simulatorRateLimited = 0;
+            m_simulatorRunning = false;
             m_queuePanel->clear();
             m_simulator->setBusy(false);
             m_connectionKnown = false;
@@ -268,7 +268,9 @@ QWidget *MainWindow::buildCentral()
             {QStringLiteral("runtime"), tr("Runtime"), tr("Time since the run started")},
             {QStringLiteral("queue_depth"), tr("Queue depth"),
                 tr("Tasks waiting or being processed (ready + scheduled + leased)")}},
-        {{QStringLiteral("rate_limited"), tr("Rate limited"), tr("429/503 answers the simulator saw")},
+        {{QStringLiteral("rate_limited"), tr("Rate limited"),
+             tr("429/503 answers the simulator saw. Below: the server's own 429s (every client) per second "
+                "and in total since it started, then 503 backpressure refusals per second when there are any")},
             {QStringLiteral("timeouts"), tr("Timeouts"), tr("Client timeouts the simulator saw")},
             {QStringLiteral("malformed"), tr("Malformed"), tr("Deliberately malformed events sent")},
             {QStringLiteral("retried"), tr("Retried"), tr("Retry attempts")},
@@ -420,14 +422,53 @@ void MainWindow::onStatus(const QJsonObject &status)
     }
     set("runtime", everRan ? formatDuration(runtime) : QStringLiteral("–"), runtimeDetail, base);
 
-    set("rate_limited", formatCount(number(metrics, "events_rate_limited")), tr("429 / 503 answers"),
-        toneIf(number(metrics, "events_rate_limited") > 0, KpiTile::Tone::Warning));
+    m_simulatorRateLimited = number(metrics, "events_rate_limited");
+    m_simulatorRunning = running;
+    updateRateLimitedTile();
     set("timeouts", formatCount(number(metrics, "events_timeout")), tr("client timeouts"),
         toneIf(number(metrics, "events_timeout") > 0, KpiTile::Tone::Warning));
     set("malformed", formatCount(number(metrics, "events_malformed")), tr("sent on purpose"), base);
     set("retried", formatCount(number(metrics, "events_retried")), tr("retry attempts"), base);
     set("dropped", formatCount(dropped), tr("not sent on time"), toneIf(dropped > 0, KpiTile::Tone::Bad));
     set("in_flight", formatCount(number(metrics, "events_in_flight")), tr("awaiting answer"), base);
+}
+
+void MainWindow::onSamples(const QJsonArray &samples)
+{
+    for (ChartPanel *chart : charts())
+        chart->appendSamples(samples);
+    if (samples.isEmpty())
+        return;
+    const QJsonObject latest = samples.last().toObject();
+    m_serverRateLimitedPerS = number(latest, "rate_limited_per_s");
+    m_serverRateLimitedTotal = number(latest, "rate_limited_total");
+    m_serverBackpressurePerS = number(latest, "backpressure_per_s");
+    updateRateLimitedTile();
+}
+
+void MainWindow::updateRateLimitedTile()
+{
+    KpiTile *tile = m_tiles.value(QStringLiteral("rate_limited"));
+    const bool running = m_simulatorRunning;
+    const double simulatorSeen = m_simulatorRateLimited;
+    tile->setValue(formatCount(simulatorSeen));
+    // The detail line is the server's view: 429s per second now and since start, for every client.
+    QString detail = tr("429 / 503 answers");
+    if (m_serverRateLimitedPerS >= 0) {
+        auto perSecond = [](double v) {
+            const bool whole = v >= 10 || std::abs(v - std::round(v)) < 0.05;
+            return numberLocale().toString(v, 'f', whole ? 0 : 1);
+        };
+        // Short enough for the tile: "server 6/s · 4,804" (the tooltip says what it means).
+        detail = tr("server %1/s · %2").arg(perSecond(m_serverRateLimitedPerS), formatCount(m_serverRateLimitedTotal));
+        if (m_serverBackpressurePerS > 0)
+            detail += tr(" · 503 %1/s").arg(perSecond(m_serverBackpressurePerS));
+    }
+    tile->setDetail(detail);
+    const bool serverRefusing = m_serverRateLimitedPerS > 0 || m_serverBackpressurePerS > 0;
+    tile->setTone(serverRefusing || (running && simulatorSeen > 0)
+            ? KpiTile::Tone::Warning
+            : (running ? KpiTile::Tone::Neutral : KpiTile::Tone::Idle));
 }
 
 void MainWindow::onQueue(const QJsonObject &answer)

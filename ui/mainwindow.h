@@ -66,6 +66,8 @@ private:
     QWidget *buildCentral();
     void onStatus(const QJsonObject &status);
     void onQueue(const QJsonObject &queue);
+    void onSamples(const QJsonArray &samples);
+    void updateRateLimitedTile();
     void onConnectionChanged(bool connected);
     void onRequestFailed(const QString &what, const QString &message);
     void onStartRequested(const QUrlQuery &parameters);
@@ -97,6 +99,12 @@ private:
     int m_windowSeconds = 300;
     bool m_connected = false;
     bool m_connectionKnown = false;
+    // Server-side refusals from the newest time-series sample (any client, not only the simulator).
+    double m_serverRateLimitedPerS = -1; // -1: no sample yet
+    double m_serverRateLimitedTotal = 0;
+    double m_serverBackpressurePerS = 0;
+    double m_simulatorRateLimited = 0; // from the last status
+    bool m_simulatorRunning = false;
 };
 
 } // namespace vigil
