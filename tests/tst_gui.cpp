@@ -81,6 +81,7 @@ private slots:
     void unreachableServerIsReported();
     void startAndStopAgainstBackend();
     void rejectedParameterIsShownAtItsField();
+    void rateLimitedTileShowsServerRefusals();
     void windowSelectorChangesRange();
     void aboutShowsVersions();
     void cleanupTestCase();
@@ -104,6 +105,9 @@ void TestGui::initTestCase()
     ServerConfig config;
     config.port = 0;
     config.databasePath = m_dir.filePath(QStringLiteral("vigil.db"));
+    // The run below sends 50 events/s plus retries: exactly the default ingest limit. The limit has
+    // its own GUI test (rateLimitedTileShowsServerRefusals) with its own backend.
+    config.limits.ingest = {0, 0};
     m_backend = std::make_unique<Backend>(config);
     QString error;
     QVERIFY2(m_backend->start(&error), qPrintable(error));
@@ -315,6 +319,66 @@ void TestGui::rejectedParameterIsShownAtItsField()
     QVERIFY(!window.simulatorPanel()->errorText().isEmpty());
     QVERIFY(window.simulatorPanel()->rateBox()->property("invalid").toBool());
     QVERIFY(window.errorText().contains(QStringLiteral("400")));
+}
+
+void TestGui::rateLimitedTileShowsServerRefusals()
+{
+    // Its own server: tokens on, ingest limited to 5/s (bursts of 5), reads at their defaults. The
+    // window sends the operator token; the built-in simulator (20 events/s) sends it on ingest.
+    const QString token = QStringLiteral("gui-operator-token-0123456789");
+    ServerConfig config;
+    config.port = 0;
+    config.databasePath = m_dir.filePath(QStringLiteral("limited.db"));
+    config.auth.operatorToken = token;
+    config.auth.viewerToken = QStringLiteral("gui-viewer-token-0123456789");
+    config.limits.ingest = {5, 5};
+    Backend backend(config);
+    QString error;
+    QVERIFY2(backend.start(&error), qPrintable(error));
+
+    ApiClient client(backend.baseUrl());
+    client.setToken(token);
+    QSignalSpy failures(&client, &ApiClient::requestFailed);
+    MainWindow window(&client);
+    window.resize(1280, 800);
+    window.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&window));
+    window.setChartWindowSeconds(60);
+    SimulatorPanel *panel = window.simulatorPanel();
+    QTRY_VERIFY_WITH_TIMEOUT(panel->startButton()->isEnabled(), 10'000);
+    panel->rateBox()->setValue(1200);
+    QTest::mouseClick(panel->startButton(), Qt::LeftButton);
+    QTRY_VERIFY_WITH_TIMEOUT(panel->isRunning(), 10'000);
+
+    KpiTile *tile = window.tile(QStringLiteral("rate_limited"));
+    QTRY_VERIFY_WITH_TIMEOUT(tileNumber(tile) > 0, 20'000); // the simulator saw 429s
+    // ... and the detail line carries the server's own count, per second and in total.
+    auto serverTotal = [tile] {
+        const QString detail = tile->detail();
+        const qsizetype at = detail.indexOf(QStringLiteral("· "));
+        if (!detail.startsWith(QLatin1String("server ")) || at < 0)
+            return -1.0;
+        QString total = detail.mid(at + 2).section(QLatin1Char(' '), 0, 0);
+        return total.remove(QLatin1Char(',')).toDouble();
+    };
+    QTRY_VERIFY2_WITH_TIMEOUT(serverTotal() > 0, qPrintable(tile->detail()), 20'000);
+    QCOMPARE(tile->tone(), KpiTile::Tone::Warning);
+    QTRY_VERIFY_WITH_TIMEOUT(tileNumber(window.tile(QStringLiteral("succeeded"))) > 0, 20'000);
+    QLineSeries *limited = window.throughputChart()->series(QStringLiteral("rate_limited_per_s"));
+    QTRY_VERIFY_WITH_TIMEOUT(maxY(limited) > 1, 20'000);
+    QTRY_VERIFY_WITH_TIMEOUT(limited->count() >= 10, 30'000); // a few seconds of lines for the picture
+    QVERIFY(saveScreenshot(&window, QStringLiteral("/tmp/vigil-window-rate-limited.png")));
+
+    QTest::mouseClick(panel->stopButton(), Qt::LeftButton);
+    QTRY_VERIFY_WITH_TIMEOUT(!panel->isRunning(), 10'000);
+    // The window's own polling (several GETs a second) was never limited nor refused.
+    for (const QList<QVariant> &failure : std::as_const(failures)) {
+        const QString message = failure.at(1).toString();
+        QVERIFY2(!message.contains(QLatin1String("HTTP 429")) && !message.contains(QLatin1String("HTTP 401"))
+                && !message.contains(QLatin1String("HTTP 403")),
+            qPrintable(message));
+    }
+    backend.stop();
 }
 
 void TestGui::windowSelectorChangesRange()

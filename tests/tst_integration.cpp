@@ -106,6 +106,9 @@ private slots:
         config.retry.capSeconds = 0.2;
         config.remediator.latencyMs = 5;
         config.remediator.failureRate = 0.2;
+        // The runs below send 50-100 events/s from one address, above the default ingest limit;
+        // rate limiting has its own test (tst_limits), these are about the pipeline.
+        config.limits.ingest = {0, 0};
         m_backend = std::make_unique<Backend>(config);
         QString error;
         QVERIFY2(m_backend->start(&error), qPrintable(error));
@@ -257,6 +260,7 @@ private slots:
         config.port = 0;
         config.databasePath = m_dir.filePath(QStringLiteral("shutdown.db"));
         config.remediator.latencyMs = 200; // keep actions in flight at the moment of the stop
+        config.limits.ingest = {0, 0}; // 500 events/s: far above the default limit, not what this test is about
         auto backend = std::make_unique<Backend>(config);
         QString error;
         QVERIFY2(backend->start(&error), qPrintable(error));
