@@ -429,12 +429,22 @@ int runHeadless(QCoreApplication &app, const Options &parser)
         return 1;
     }
     const QString url = backend.baseUrl().toString();
+    // With tokens the hints carry the header (never the token itself: this output may be logged).
+    const AuthConfig &auth = backend.config().auth;
+    const QString opHeader = auth.operatorToken.isEmpty()
+        ? QString()
+        : QStringLiteral("-H \"Authorization: Bearer $VIGIL_OPERATOR_TOKEN\" ");
+    const QString readHeader = auth.viewerToken.isEmpty() ? QString() : opHeader;
     std::fprintf(stdout,
         "Vigil Console %s serving on %s (database %s)\n"
-        "Start the simulator:  curl -X POST '%s/api/v1/ui/simulator/start?rate=600&mode=steady'\n"
-        "Watch it:             curl %s/api/v1/ui/simulator/status\n"
+        "Start the simulator:  curl %s-X POST '%s/api/v1/ui/simulator/start?rate=600&mode=steady'\n"
+        "Watch it:             curl %s%s/api/v1/ui/simulator/status\n"
         "Stop with Ctrl+C.\n",
-        VIGIL_VERSION, qPrintable(url), qPrintable(backend.databasePath()), qPrintable(url), qPrintable(url));
+        VIGIL_VERSION, qPrintable(url), qPrintable(backend.databasePath()), qPrintable(opHeader), qPrintable(url),
+        qPrintable(readHeader), qPrintable(url));
+    if (auth.enabled())
+        std::fprintf(stdout, "Tokens:               operator%s required (Authorization: Bearer …)\n",
+            auth.viewerToken.isEmpty() ? " for changes; reads open" : " or viewer for reads, operator for changes");
     if (!logFile.isEmpty())
         std::fprintf(stdout, "Log file:             %s\n", qPrintable(logFile));
     std::fflush(stdout);

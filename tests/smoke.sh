@@ -45,4 +45,41 @@ grep -q "in use by another Vigil" "$work/err3" || { echo "no clear database-in-u
 
 kill -TERM $pid
 wait $pid
+
+# Security (issue 4): an open non-loopback bind is refused with a clear message and a non-zero exit.
+if "$VIGIL" --headless --host 0.0.0.0 --port 0 --db "$work/open.db" >"$work/out4" 2>"$work/err4"; then
+    echo "listening on 0.0.0.0 without an operator token should have been refused"; exit 1
+fi
+grep -q "without an operator token" "$work/err4" || { echo "no clear refusal message:"; cat "$work/err4"; exit 1; }
+
+# Tokens from the environment (operator) and the config file (viewer), never the command line.
+op=smoke-operator-0123456789abcdef
+viewer=smoke-viewer-0123456789abcdef
+printf 'viewer-token = %s\n' "$viewer" >"$work/vigil.conf"
+VIGIL_OPERATOR_TOKEN=$op "$VIGIL" --headless --port 0 --db "$work/auth.db" --config "$work/vigil.conf" \
+    >"$work/out5" 2>"$work/err5" &
+pid=$!
+url=
+for _ in $(seq 1 100); do
+    url=$(grep -o 'http://127.0.0.1:[0-9]*' "$work/out5" | head -1 || true)
+    [[ -n "$url" ]] && break
+    sleep 0.1
+done
+[[ -n "$url" ]] || { echo "token server did not print its URL"; cat "$work/out5" "$work/err5"; exit 1; }
+! grep -q "$op" "$work/out5" "$work/err5" || { echo "the operator token was printed"; exit 1; }
+expect() { # expect <code> <curl args...>
+    local want=$1; shift
+    local got
+    got=$(curl -s -o "$work/body" -w '%{http_code}' "$@")
+    [[ "$got" == "$want" ]] || { echo "expected $want, got $got for $*: $(cat "$work/body")"; exit 1; }
+}
+event='{"metric_name":"cpu_usage","value":1,"source":"smoke"}'
+expect 200 "$url/healthz"
+expect 401 "$url/api/v1/queue"
+expect 200 -H "Authorization: Bearer $viewer" "$url/api/v1/queue"
+expect 401 -X POST -H 'Content-Type: application/json' -d "$event" "$url/api/v1/ingest"
+expect 403 -X POST -H "Authorization: Bearer $viewer" -H 'Content-Type: application/json' -d "$event" "$url/api/v1/ingest"
+expect 202 -X POST -H "Authorization: Bearer $op" -H 'Content-Type: application/json' -d "$event" "$url/api/v1/ingest"
+kill -TERM $pid
+wait $pid
 echo "smoke: ok ($url)"
