@@ -5,11 +5,14 @@
 set -euo pipefail
 VIGIL="$1"
 work=$(mktemp -d)
-trap 'kill $pid 2>/dev/null || true; rm -rf "$work"' EXIT
+pid=
+trap 'if [[ -n "$pid" ]]; then kill "$pid" 2>/dev/null || true; fi; rm -rf "$work"' EXIT
 unset DISPLAY WAYLAND_DISPLAY QT_QPA_PLATFORM
 
 "$VIGIL" --version | grep -q "vigil-console"
-"$VIGIL" --help | grep -q -- "--headless"
+# Into a file first: with pipefail, "vigil --help | grep -q" fails when grep exits before vigil is done.
+"$VIGIL" --help >"$work/help"
+grep -q -- "--headless" "$work/help"
 
 "$VIGIL" --headless --port 0 --db "$work/v.db" >"$work/out" 2>"$work/err" &
 pid=$!
