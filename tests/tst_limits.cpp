@@ -5,6 +5,7 @@
 #include "http/admission.h"
 #include "http/httpserver.h"
 #include "http/router.h"
+#include "api/actor.h"
 #include "api/ingestapi.h"
 #include "metrics.h"
 #include "util.h"
@@ -685,10 +686,10 @@ private slots:
     {
         HttpRequest r;
         r.remoteAddress = QHostAddress(QStringLiteral("::ffff:10.1.2.3"));
-        QCOMPARE(r.actor(), QStringLiteral("anonymous@10.1.2.3"));
+        QCOMPARE(actorOf(r), QStringLiteral("anonymous@10.1.2.3"));
         r.principal = QStringLiteral("operator");
         r.remoteAddress = QHostAddress(QStringLiteral("2001:db8::1"));
-        QCOMPARE(r.actor(), QStringLiteral("operator@2001:db8::1"));
+        QCOMPARE(actorOf(r), QStringLiteral("operator@2001:db8::1"));
     }
 };
 

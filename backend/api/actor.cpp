@@ -6,8 +6,12 @@ namespace vigil {
 
 QString actorOf(const HttpRequest &request)
 {
-    // No tokens yet (DESIGN.md §3): the caller is named by address only.
-    return QStringLiteral("anonymous@") + request.remoteAddress.toString();
+    QHostAddress address = request.remoteAddress;
+    bool mapped = false;
+    const QHostAddress v4(address.toIPv4Address(&mapped));
+    if (mapped) // ::ffff:10.0.0.7 → 10.0.0.7
+        address = v4;
+    return request.principal + QLatin1Char('@') + address.toString();
 }
 
 } // namespace vigil

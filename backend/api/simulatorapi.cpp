@@ -36,7 +36,7 @@ void registerSimulatorRoutes(Router &router, Simulator &simulator, AuditSink aud
             // Answered from the simulator thread once applied (Reply::send is thread-safe).
             simulator.requestStart(config, [reply, audit, request, wasRunning](const QJsonObject &status) {
                 if (audit)
-                    audit(request.actor(),
+                    audit(actorOf(request),
                         wasRunning ? QStringLiteral("simulator_changed") : QStringLiteral("simulator_started"),
                         QStringLiteral("simulator"), auditDetails(request, status));
                 reply.send(HttpResponse::json(200, status));
@@ -46,7 +46,7 @@ void registerSimulatorRoutes(Router &router, Simulator &simulator, AuditSink aud
         [&simulator, audit](const HttpRequest &request, Reply reply) {
             simulator.requestStop([reply, audit, request](const QJsonObject &status) {
                 if (audit)
-                    audit(request.actor(), QStringLiteral("simulator_stopped"), QStringLiteral("simulator"),
+                    audit(actorOf(request), QStringLiteral("simulator_stopped"), QStringLiteral("simulator"),
                         auditDetails(request, status));
                 reply.send(HttpResponse::json(200, status));
             });

@@ -12,16 +12,6 @@ QByteArray HttpRequest::header(const QByteArray &name) const
     return {};
 }
 
-QString HttpRequest::actor() const
-{
-    QHostAddress address = remoteAddress;
-    bool mapped = false;
-    const QHostAddress v4(address.toIPv4Address(&mapped));
-    if (mapped) // ::ffff:10.0.0.7 → 10.0.0.7
-        address = v4;
-    return principal + QLatin1Char('@') + address.toString();
-}
-
 HttpResponse HttpResponse::json(int status, const QJsonObject &object)
 {
     HttpResponse r;

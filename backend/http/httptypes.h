@@ -30,16 +30,14 @@ struct HttpRequest
     QByteArray endpoint; // the matched route template, e.g. "/api/v1/ingest" (metrics label)
     qint64 receivedAtNs = 0; // steady clock, for latency
     // Who the admission check recognised: "operator", "viewer" or "anonymous" (no tokens configured,
-    // or an open read). Set before the handler runs.
+    // or an open read). Set before the handler runs; audited routes name the caller with actorOf()
+    // (api/actor.h).
     QString principal = QStringLiteral("anonymous");
 
     // First header with that name, case-insensitive; empty when absent.
     QByteArray header(const QByteArray &name) const;
     QString queryValue(const QString &key) const { return query.queryItemValue(key, QUrl::FullyDecoded); }
     bool hasQuery(const QString &key) const { return query.hasQueryItem(key); }
-    // The audit trail's actor for a call made by this request: "<principal>@<remote address>",
-    // e.g. "operator@10.0.0.7". Every mutating route records this one string.
-    QString actor() const;
 };
 
 struct HttpResponse
