@@ -44,7 +44,9 @@ def start(db, log):
     proc = subprocess.Popen(
         [VIGIL, "--headless", "--port", "0", "--db", db, "--log-file", "none",
          "--lease-seconds", "2", "--remediator-latency-ms", "150", "--remediator-failure-rate", "0.2",
-         "--retry-base", "0.1", "--retry-cap", "0.5", "--workers", "2"],
+         "--retry-base", "0.1", "--retry-cap", "0.5", "--workers", "2",
+         # Ingest as fast as one client can: the per-address rate limit is not what this test is about.
+         "--rate-limit-ingest", "0"],
         stdout=subprocess.PIPE, stderr=out, env=env, text=True)
     deadline = time.time() + 30
     port = None
