@@ -4,6 +4,7 @@
 #include "api/dataapi.h"
 #include "api/ingestapi.h"
 #include "api/logapi.h"
+#include "api/policyapi.h"
 #include "api/queueapi.h"
 #include "api/simulatorapi.h"
 #include "api/systemapi.h"
@@ -311,6 +312,7 @@ bool Backend::start(QString *error)
     registerAuditRoutes(d->router, *d->reader);
     registerQueueRoutes(d->router, *d->writer, *d->reader, [this] { return workersJson(); });
     registerDataRoutes(d->router, *d->reader);
+    registerPolicyRoutes(d->router, *d->writer, *d->reader);
     registerLogRoutes(d->router, logging::recentLines());
 
     d->admission = std::make_shared<Admission>(m_config, d->metrics,

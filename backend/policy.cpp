@@ -24,6 +24,10 @@ constexpr auto kCooldown = "cooldown_s"_L1;
 constexpr auto kAction = "action"_L1;
 constexpr auto kParams = "params"_L1;
 constexpr auto kEnabled = "enabled"_L1;
+constexpr auto kUnknownField = "unknown_field"_L1;
+constexpr auto kMissingField = "missing_field"_L1;
+constexpr auto kInvalidType = "invalid_type"_L1;
+constexpr auto kInvalidValue = "invalid_value"_L1;
 constexpr std::array<QLatin1StringView, 10> kFields {
     kId, kName, kMetricName, kOp, kThreshold, kForCount, kCooldown, kAction, kParams, kEnabled};
 
@@ -48,8 +52,13 @@ bool isAbsent(const QJsonValue &v)
     return v.isUndefined() || v.isNull();
 }
 
-// Reads an optional integral number in [min, max]; error message or nullopt.
-std::optional<QString> readInteger(
+ValidationError fieldError(QLatin1StringView code, QLatin1StringView field, const QString &message)
+{
+    return ValidationError {QString(code), message, QString(field)};
+}
+
+// Reads an optional integral number in [min, max].
+std::optional<ValidationError> readInteger(
     const QJsonObject &o, QLatin1StringView field, double min, double max, double fallback, double *out)
 {
     const QJsonValue v = o.value(field);
@@ -59,27 +68,30 @@ std::optional<QString> readInteger(
     }
     const double d = v.toDouble();
     if (!v.isDouble() || !std::isfinite(d) || d != std::floor(d) || d < min || d > max)
-        return u"Field '%1' must be an integer from %2 to %3 (got %4)."_s.arg(field, QString::number(min, 'f', 0),
-            QString::number(max, 'f', 0), v.isDouble() ? QString::number(d, 'g', 17) : jsonTypeName(v));
+        return fieldError(v.isDouble() ? kInvalidValue : kInvalidType, field,
+            u"Field '%1' must be an integer from %2 to %3 (got %4)."_s.arg(field, QString::number(min, 'f', 0),
+                QString::number(max, 'f', 0), v.isDouble() ? QString::number(d, 'g', 17) : jsonTypeName(v)));
     *out = d;
     return std::nullopt;
 }
 
-std::optional<QString> readName(const QJsonObject &o, QLatin1StringView field, bool metricStyle, QString *out)
+std::optional<ValidationError> readName(const QJsonObject &o, QLatin1StringView field, bool metricStyle, QString *out)
 {
     const QJsonValue v = o.value(field);
     if (isAbsent(v))
-        return u"Field '%1' is required."_s.arg(field);
+        return fieldError(kMissingField, field, u"Field '%1' is required."_s.arg(field));
     if (!v.isString())
-        return u"Field '%1' must be a string (got %2)."_s.arg(field, jsonTypeName(v));
+        return fieldError(kInvalidType, field, u"Field '%1' must be a string (got %2)."_s.arg(field, jsonTypeName(v)));
     const QString text = v.toString();
     if (metricStyle) {
         if (!isValidMetricName(text, kMaxPolicyNameLength))
-            return u"Field '%1' must be 1–%2 characters of letters, digits, '_', ':', '.' and '-', starting with a "
-                   u"letter, '_' or ':' (got \"%3\")."_s.arg(
-                       field, QString::number(kMaxPolicyNameLength), text.left(kMaxPolicyNameLength));
+            return fieldError(kInvalidValue, field,
+                u"Field '%1' must be 1–%2 characters of letters, digits, '_', ':', '.' and '-', starting with a "
+                u"letter, '_' or ':' (got \"%3\")."_s.arg(
+                    field, QString::number(kMaxPolicyNameLength), text.left(kMaxPolicyNameLength)));
     } else if (text.isEmpty() || text.toUcs4().size() > kMaxPolicyNameLength || !isPrintableText(text)) {
-        return u"Field '%1' must be 1–%2 printable characters."_s.arg(field, QString::number(kMaxPolicyNameLength));
+        return fieldError(kInvalidValue, field,
+            u"Field '%1' must be 1–%2 printable characters."_s.arg(field, QString::number(kMaxPolicyNameLength)));
     }
     *out = text;
     return std::nullopt;
@@ -204,12 +216,16 @@ QJsonObject policyToJson(const Policy &p)
     return o;
 }
 
-std::optional<QString> policyFromJson(const QJsonObject &o, Policy *out)
+namespace {
+
+std::optional<ValidationError> checkPolicyJson(const QJsonObject &o, Policy *out)
 {
     for (auto it = o.constBegin(); it != o.constEnd(); ++it) {
         if (std::find(kFields.begin(), kFields.end(), it.key()) == kFields.end())
-            return u"Unknown field '%1'; allowed fields are id, name, metric_name, op, threshold, for_count, "
-                   u"cooldown_s, action, params and enabled."_s.arg(it.key().left(64));
+            return ValidationError {QString(kUnknownField),
+                u"Unknown field '%1'; allowed fields are id, name, metric_name, op, threshold, for_count, "
+                u"cooldown_s, action, params and enabled."_s.arg(it.key().left(64)),
+                it.key().left(64)};
     }
 
     Policy p;
@@ -224,16 +240,21 @@ std::optional<QString> policyFromJson(const QJsonObject &o, Policy *out)
 
     const QJsonValue op = o.value(kOp);
     if (isAbsent(op))
-        return u"Field 'op' is required: one of >, >=, <, <=, ==."_s;
+        return fieldError(kMissingField, kOp, u"Field 'op' is required: one of >, >=, <, <=, ==."_s);
     if (!op.isString() || !parseCompareOp(op.toString(), &p.op))
-        return u"Field 'op' must be one of \">\", \">=\", \"<\", \"<=\", \"==\" (got %1)."_s.arg(
-            op.isString() ? u"\""_s + op.toString().left(16) + u"\""_s : jsonTypeName(op));
+        return fieldError(op.isString() ? kInvalidValue : kInvalidType, kOp,
+            u"Field 'op' must be one of \">\", \">=\", \"<\", \"<=\", \"==\" (got %1)."_s.arg(
+                op.isString() ? u"\""_s + op.toString().left(16) + u"\""_s : jsonTypeName(op)));
 
     const QJsonValue threshold = o.value(kThreshold);
     if (isAbsent(threshold))
-        return u"Field 'threshold' is required."_s;
-    if (!threshold.isDouble() || !std::isfinite(threshold.toDouble()))
-        return u"Field 'threshold' must be a finite number (got %1)."_s.arg(jsonTypeName(threshold));
+        return fieldError(kMissingField, kThreshold, u"Field 'threshold' is required."_s);
+    if (!threshold.isDouble())
+        return fieldError(kInvalidType, kThreshold,
+            u"Field 'threshold' must be a finite number (got %1)."_s.arg(jsonTypeName(threshold)));
+    if (!std::isfinite(threshold.toDouble()))
+        return fieldError(kInvalidValue, kThreshold, u"Field 'threshold' must be a finite number (got a number "
+                                                     u"outside the double range)."_s);
     p.threshold = threshold.toDouble();
 
     if (auto e = readInteger(o, kForCount, 1, kMaxPolicyForCount, 1, &number))
@@ -248,15 +269,45 @@ std::optional<QString> policyFromJson(const QJsonObject &o, Policy *out)
     const QJsonValue params = o.value(kParams);
     if (!isAbsent(params)) {
         if (!params.isObject())
-            return u"Field 'params' must be an object (got %1)."_s.arg(jsonTypeName(params));
+            return fieldError(
+                kInvalidType, kParams, u"Field 'params' must be an object (got %1)."_s.arg(jsonTypeName(params)));
         p.params = params.toObject();
     }
     const QJsonValue enabled = o.value(kEnabled);
     if (!isAbsent(enabled)) {
         if (!enabled.isBool())
-            return u"Field 'enabled' must be true or false (got %1)."_s.arg(jsonTypeName(enabled));
+            return fieldError(
+                kInvalidType, kEnabled, u"Field 'enabled' must be true or false (got %1)."_s.arg(jsonTypeName(enabled)));
         p.enabled = enabled.toBool();
     }
+    if (out)
+        *out = std::move(p);
+    return std::nullopt;
+}
+
+} // namespace
+
+std::optional<QString> policyFromJson(const QJsonObject &o, Policy *out)
+{
+    if (auto e = checkPolicyJson(o, out))
+        return e->message;
+    return std::nullopt;
+}
+
+QStringList supportedActions()
+{
+    return {u"clear_cache"_s, u"expand_volume"_s, u"restart_service"_s, u"rollback"_s};
+}
+
+std::optional<ValidationError> validatePolicyObject(const QJsonObject &o, Policy *out)
+{
+    Policy p;
+    if (auto e = checkPolicyJson(o, &p))
+        return e;
+    const QStringList actions = supportedActions();
+    if (!actions.contains(p.action))
+        return fieldError(kInvalidValue, kAction,
+            u"Field 'action' must be one of %1 (got \"%2\")."_s.arg(actions.join(u", "_s), p.action.left(64)));
     if (out)
         *out = std::move(p);
     return std::nullopt;

@@ -1,8 +1,11 @@
 #pragma once
 
+#include "validation.h"
+
 #include <QJsonObject>
 #include <QList>
 #include <QString>
+#include <QStringList>
 
 #include <optional>
 
@@ -59,6 +62,13 @@ QJsonObject policyToJson(const Policy &p);
 // id (default 0), for_count (1), cooldown_s (0), params ({}), enabled (true). Unknown keys are refused, like ingest.
 // Returns a message naming the field, or nullopt; *out is written only on success.
 std::optional<QString> policyFromJson(const QJsonObject &o, Policy *out);
+
+// The remediation kinds a policy may name (the `action` field): the kinds of the default set, which every
+// remediator handles. Sorted.
+QStringList supportedActions();
+// policyFromJson's rules plus `action` ∈ supportedActions(), with an error code for the API (unknown_field,
+// missing_field, invalid_type, invalid_value) and the field it names. *out is written only on success.
+std::optional<ValidationError> validatePolicyObject(const QJsonObject &o, Policy *out);
 
 // Limits enforced by policyFromJson.
 inline constexpr int kMaxPolicyForCount = 1'000'000;

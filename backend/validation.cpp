@@ -647,13 +647,11 @@ std::optional<ValidationError> validateIngestObject(
     return std::nullopt;
 }
 
-std::optional<ValidationError> parseIngest(
-    const QByteArray &body, qint64 nowMs, IngestEvent *out, const IngestLimits &limits)
+std::optional<ValidationError> parseJsonObjectBody(
+    const QByteArray &body, const QString &what, const QString &example, QJsonObject *out)
 {
     if (std::all_of(body.cbegin(), body.cend(), isJsonSpace))
-        return makeError(kInvalidJson, QString(),
-            u"Request body is empty; send a JSON object such as "
-            u"{\"metric_name\": \"cpu_usage\", \"value\": 42}."_s);
+        return makeError(kInvalidJson, QString(), u"Request body is empty; send a JSON object such as %1."_s.arg(example));
 
     // Qt 6.4's parser accepts escapes JSON does not have ("\x41" becomes "x41"): refuse them
     // rather than store altered text.
@@ -714,9 +712,8 @@ std::optional<ValidationError> parseIngest(
             u"Request body is not valid JSON: %1 at byte %2."_s.arg(parseError.errorString()).arg(parseError.offset));
     }
     if (!doc.isObject())
-        return makeError(kInvalidJson, QString(),
-            u"Request body must be a JSON object holding one event, e.g. "
-            u"{\"metric_name\": \"cpu_usage\", \"value\": 93.5}."_s);
+        return makeError(
+            kInvalidJson, QString(), u"Request body must be a JSON object holding %1, e.g. %2."_s.arg(what, example));
 
     QJsonObject object = doc.object();
     const QList<TopLevelKey> keys = scanTopLevelKeys(json);
@@ -734,12 +731,24 @@ std::optional<ValidationError> parseIngest(
         if (!patch.overflow)
             continue;
         for (const TopLevelKey &k : keys) {
-            if (k.valueStart == patch.start && decodeKey(k.raw) == kValue) {
+            // A number beyond the double range is still a number: the field's own check answers invalid_value
+            // (not invalid_type, not invalid_json).
+            if (k.valueStart == patch.start) {
                 const double inf = std::numeric_limits<double>::infinity();
-                object.insert(kValue, patch.negative ? -inf : inf);
+                object.insert(decodeKey(k.raw), patch.negative ? -inf : inf);
             }
         }
     }
+    *out = std::move(object);
+    return std::nullopt;
+}
+
+std::optional<ValidationError> parseIngest(
+    const QByteArray &body, qint64 nowMs, IngestEvent *out, const IngestLimits &limits)
+{
+    QJsonObject object;
+    if (auto e = parseJsonObjectBody(body, u"one event"_s, u"{\"metric_name\": \"cpu_usage\", \"value\": 93.5}"_s, &object))
+        return e;
     return validateIngestObject(object, nowMs, out, limits);
 }
 

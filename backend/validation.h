@@ -48,6 +48,12 @@ std::optional<ValidationError> parseIngest(
 // double range as a syntax error, so only parseIngest can turn `"value": 1e400` into invalid_value.
 std::optional<ValidationError> validateIngestObject(
     const QJsonObject &object, qint64 nowMs, IngestEvent *out, const IngestLimits &limits = {});
+// The body-level half of parseIngest, for every endpoint that takes a JSON object: empty body, invalid escapes,
+// invalid JSON or UTF-8, not an object, duplicate top-level keys (all invalid_json / duplicate_field). A top-level
+// number beyond the double range arrives as ±infinity so the field's own check can answer invalid_value. `what` and
+// `example` complete the messages ("holding <what>, e.g. <example>").
+std::optional<ValidationError> parseJsonObjectBody(
+    const QByteArray &body, const QString &what, const QString &example, QJsonObject *out);
 // Canonical JSON (for storage/debug): metric_name, value, timestamp (RFC 3339 UTC with ms), labels, and source /
 // idempotency_key when set. validateIngestObject accepts it back unchanged (within the timestamp window).
 QJsonObject ingestEventToJson(const IngestEvent &e);

@@ -99,8 +99,9 @@ void Worker::process(const TaskItem &task)
         const qint64 t0 = steadyNowNs();
         out.metricName = task.metricName;
         out.source = task.source;
-        const auto policies = m_writer.policies();
-        for (const Policy &p : *policies)
+        out.value = task.value;
+        out.policies = m_writer.policies();
+        for (const Policy &p : *out.policies)
             if (breaches(p, task.metricName, task.value))
                 out.breached.append(p.id);
         out.durationMs = double(steadyNowNs() - t0) / 1e6;

@@ -266,6 +266,7 @@ bool Writer::loadState(QString *error)
     {
         QMutexLocker lock(&m_stateMutex);
         m_policies = std::make_shared<const QList<Policy>>(policies);
+        m_workPolicies = m_policies;
     }
     publish();
     return true;
@@ -414,6 +415,11 @@ void Writer::flush()
                             o.result = QueueAdminResult {QueueAdminResult::Status::Failed, 0};
                         if (o.done)
                             o.done(o.result);
+                    } else if constexpr (std::is_same_v<T, PolicyOp>) {
+                        if (!ok)
+                            o.result = PolicyResult {};
+                        if (o.done)
+                            o.done(o.result);
                     }
                 },
                 op);
@@ -442,6 +448,7 @@ bool Writer::applyBatch(std::vector<Op> &batch)
     const QByteArray auditHeadBefore = m_auditHead;
     const qint64 auditSeqBefore = m_auditSeq;
     const bool newReadyBefore = m_newReadyTasks;
+    const auto policiesBefore = m_workPolicies;
 
     QSqlQuery begin(conn);
     // IMMEDIATE: take the write lock now; a deferred BEGIN that upgrades fails with "database is
@@ -472,6 +479,7 @@ bool Writer::applyBatch(std::vector<Op> &batch)
         m_auditHead = auditHeadBefore;
         m_auditSeq = auditSeqBefore;
         m_newReadyTasks = newReadyBefore;
+        m_workPolicies = policiesBefore;
         m_delta = {};
         m_commitFailures->inc();
         {
@@ -505,6 +513,7 @@ bool Writer::applyBatch(std::vector<Op> &batch)
     {
         QMutexLocker lock(&m_stateMutex);
         m_healthy = true;
+        m_policies = m_workPolicies; // a committed policy edit: workers evaluate with it from now on
     }
     publish();
     return true;
@@ -666,11 +675,14 @@ bool Writer::applyEventOutcome(const TaskOutcome &o, qint64 now)
 
     // Events without a source share one "" state per policy (a NULL would break the key).
     const QString source = o.source.isEmpty() ? QStringLiteral("") : o.source;
-    const std::shared_ptr<const QList<Policy>> policies = m_policies;
+    const std::shared_ptr<const QList<Policy>> policies = m_workPolicies;
+    // Evaluated with another set (a policy edit committed since the worker read it): evaluate again, so no
+    // event acknowledged after an edit is judged by the old policy.
+    const bool stale = o.policies && o.policies != policies;
     for (const Policy &p : *policies) {
         if (!p.enabled || p.metricName != o.metricName)
             continue;
-        const bool breached = o.breached.contains(p.id);
+        const bool breached = stale ? breaches(p, o.metricName, o.value) : o.breached.contains(p.id);
         PolicyState &state = m_policyState[{p.id, source}];
         const PolicyState old = state;
         const bool fire = advance(p, state, breached, now);

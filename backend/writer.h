@@ -8,6 +8,7 @@
 #include <QJsonObject>
 #include <QMutex>
 #include <QObject>
+#include <QStringList>
 #include <QSqlDatabase>
 #include <QTimer>
 
@@ -55,6 +56,11 @@ struct TaskOutcome
     QString source;
     qint64 eventId = 0;
     QList<qint64> breached;
+    double value = 0;
+    // The policy set `breached` was computed with (Writer::policies()). When the set changed before the outcome
+    // is committed, the writer evaluates `value` again against the current set, so a policy edit applies to every
+    // event acknowledged after it commits. Null: `breached` is taken as is.
+    std::shared_ptr<const QList<Policy>> policies;
     // action
     qint64 actionId = 0;
     bool success = true;
@@ -102,6 +108,20 @@ struct QueueAdminResult
     enum class Status { Ok, NotFound, NotDead, Failed };
     Status status = Status::Failed;
     qint64 count = 0; // tasks changed
+};
+
+// The answer to a policy edit (POST/PUT/PATCH/DELETE /api/v1/policies...).
+struct PolicyResult
+{
+    enum class Status { Ok, NotFound, DuplicateName, InUse, Invalid, Failed };
+    Status status = Status::Failed;
+    Policy policy; // as stored (after the edit; before a delete)
+    qint64 createdAtMs = 0;
+    qint64 updatedAtMs = 0;
+    QStringList changed; // fields an update changed
+    bool streakReset = false; // the for_count streaks of the policy were reset (docs/API.md)
+    qint64 actions = 0; // InUse: actions that reference the policy
+    ValidationError error; // Invalid: a PATCH whose merged policy is not valid
 };
 
 // Who asked for an operator action, for its audit entry.
@@ -153,6 +173,15 @@ public:
         DeadAction action, qint64 taskId, const AuditActor &who, std::function<void(QueueAdminResult)> done);
     // Workers stop (paused) or resume claiming; persisted, so a paused queue stays paused after a restart.
     void submitPause(bool paused, const AuditActor &who, std::function<void(QueueAdminResult)> done);
+
+    // Policy edits, each committed with its audit entry (policy_created / _updated / _deleted). The workers see
+    // the new set as soon as the edit commits (policies()). Replace takes a validated policy; patch the fields to
+    // change (validated after merging them into the stored policy). Delete refuses a policy that actions refer to.
+    void submitPolicyCreate(Policy policy, const AuditActor &who, std::function<void(PolicyResult)> done);
+    void submitPolicyReplace(qint64 id, Policy policy, const AuditActor &who, std::function<void(PolicyResult)> done);
+    void submitPolicyPatch(
+        qint64 id, QJsonObject fields, const AuditActor &who, std::function<void(PolicyResult)> done);
+    void submitPolicyDelete(qint64 id, const AuditActor &who, std::function<void(PolicyResult)> done);
 
     QueueSnapshot snapshot() const;
     std::shared_ptr<const QList<Policy>> policies() const;
@@ -221,8 +250,18 @@ private:
         std::function<void(QueueAdminResult)> done;
         QueueAdminResult result;
     };
+    struct PolicyOp
+    {
+        enum class Kind { Create, Replace, Patch, Delete } kind;
+        qint64 id = 0;
+        Policy policy;
+        QJsonObject fields; // Patch
+        AuditActor who;
+        std::function<void(PolicyResult)> done;
+        PolicyResult result;
+    };
     using Op = std::variant<IngestOp, ClaimOp, OutcomeOp, AuditOp, ReleaseOp, HeartbeatOp, IngestBatchOp, ExecutionOp,
-        AdminOp>;
+        AdminOp, PolicyOp>;
 
     void enqueue(Op op);
     void flush();
@@ -236,6 +275,12 @@ private:
     bool apply(IngestBatchOp &op);
     bool apply(ExecutionOp &op);
     bool apply(AdminOp &op);
+    bool apply(PolicyOp &op); // writer_policies.cpp
+    bool applyPolicyCreate(PolicyOp &op, qint64 now);
+    bool applyPolicyUpdate(PolicyOp &op, qint64 now);
+    bool applyPolicyDelete(PolicyOp &op);
+    bool nameTaken(const QString &name, qint64 exceptId, bool *taken);
+    void setWorkPolicies(QList<Policy> policies);
     bool insertEvent(const IngestEvent &e, qint64 now, IngestResult *result);
     bool applyDeadLetter(AdminOp &op, qint64 now);
     bool applyPause(AdminOp &op, qint64 now);
@@ -277,7 +322,8 @@ private:
     QueueSnapshot m_work;
     mutable QMutex m_stateMutex;
     QueueSnapshot m_state;
-    std::shared_ptr<const QList<Policy>> m_policies;
+    std::shared_ptr<const QList<Policy>> m_policies; // published: what workers evaluate with (m_stateMutex)
+    std::shared_ptr<const QList<Policy>> m_workPolicies; // writer thread: the set of the open transaction
     QHash<QPair<qint64, QString>, PolicyState> m_policyState;
     QByteArray m_auditHead = QByteArray(64, '0'); // hash of the last audit entry (audit::kGenesis)
     qint64 m_auditSeq = 0;
