@@ -130,6 +130,9 @@ private slots:
         config.databasePath = m_dir.filePath(QStringLiteral("vigil.db"));
         config.remediator.latencyMs = 1;
         config.remediator.failureRate = 0;
+        // Dozens of control calls a second: far above the default control limit, not what this test is about.
+        config.limits.control = {0, 0};
+        config.limits.ingest = {0, 0};
         m_backend = std::make_unique<Backend>(config);
         QString error;
         QVERIFY2(m_backend->start(&error), qPrintable(error));
