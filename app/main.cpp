@@ -5,6 +5,7 @@
 
 #include "backend.h"
 #include "logger.h"
+#include "sqldialect.h"
 #include "mainwindow.h"
 #include "apiclient.h"
 #include "theme.h"
@@ -16,6 +17,7 @@
 #include <QFileInfo>
 #include <QInputDialog>
 #include <QMessageBox>
+#include <QRegularExpression>
 #include <QSettings>
 #include <QSocketNotifier>
 #include <QStandardPaths>
@@ -107,8 +109,15 @@ void addOptions(QCommandLineParser &p)
             QStringLiteral("127.0.0.1")},
         {QStringLiteral("port"), QStringLiteral("TCP port to listen on (default 8000; 0 = any free port)."),
             QStringLiteral("port"), QStringLiteral("8000")},
-        {QStringLiteral("db"), QStringLiteral("SQLite database file (default: vigil.db in the user's data directory)."),
-            QStringLiteral("path")},
+        {QStringLiteral("db"),
+            QStringLiteral("SQLite database file (default: vigil.db in the user's data directory), or a PostgreSQL URL "
+                           "postgresql://user:password@host:5432/database shared by several nodes."),
+            QStringLiteral("path|url")},
+        {QStringLiteral("node-id"),
+            QStringLiteral("Name of this node in leases and logs (default host:pid). Give each node sharing a "
+                           "PostgreSQL database a stable, unique id: a restarted node then takes its own leases back "
+                           "at once."),
+            QStringLiteral("id")},
         {QStringLiteral("workers"), QStringLiteral("Worker count (default 2)."), QStringLiteral("n"),
             QStringLiteral("2")},
         {QStringLiteral("http-threads"), QStringLiteral("HTTP threads (default 2)."), QStringLiteral("n"),
@@ -264,6 +273,7 @@ private:
             QStringLiteral("host"),
             QStringLiteral("port"),
             QStringLiteral("db"),
+            QStringLiteral("node-id"),
             QStringLiteral("workers"),
             QStringLiteral("http-threads"),
             QStringLiteral("max-body-bytes"),
@@ -320,6 +330,16 @@ ServerConfig configFrom(const Options &p)
         fail(QStringLiteral("--host must be an IP address (got '%1')").arg(p.value(QStringLiteral("host"))));
     c.port = quint16(number(p, QStringLiteral("port"), 0, 65535));
     c.databasePath = p.value(QStringLiteral("db"));
+    if (DatabaseLocation::isPostgresUrl(c.databasePath)) {
+        DatabaseLocation where;
+        QString error;
+        if (!DatabaseLocation::parse(c.databasePath, &where, &error))
+            fail(QStringLiteral("--db: %1").arg(error));
+    }
+    c.nodeId = p.value(QStringLiteral("node-id")).trimmed();
+    static const QRegularExpression nodeIdPattern(QStringLiteral("^[A-Za-z0-9_.:-]{1,64}$"));
+    if (p.isSet(QStringLiteral("node-id")) && !nodeIdPattern.match(c.nodeId).hasMatch())
+        fail(QStringLiteral("--node-id must be 1-64 characters of A-Z a-z 0-9 _ . : -"));
     c.workers = int(number(p, QStringLiteral("workers"), 1, 64));
     c.httpThreads = int(number(p, QStringLiteral("http-threads"), 1, 32));
     c.maxBodyBytes = qint64(number(p, QStringLiteral("max-body-bytes"), 1024, 256.0 * 1024 * 1024));
@@ -382,6 +402,17 @@ QString databasePath(const Options &p)
     return QDir::cleanPath(QDir::current().absoluteFilePath(path));
 }
 
+// The default log file of a server on PostgreSQL: the data directory, one file per node id.
+QString postgresLogPath(const Options &p)
+{
+    QString node = p.value(QStringLiteral("node-id")).trimmed();
+    if (node.isEmpty())
+        node = QStringLiteral("postgresql");
+    node.replace(QLatin1Char(':'), QLatin1Char('_'));
+    return QStandardPaths::writableLocation(QStandardPaths::AppDataLocation) + QStringLiteral("/logs/vigil-") + node
+        + QStringLiteral(".log");
+}
+
 // Returns the log file in use (empty: none). withServer: an embedded or headless server runs, so
 // the default file sits next to its database; a window watching a remote server has no default.
 QString setupLogging(const Options &p, bool withServer)
@@ -402,6 +433,8 @@ QString setupLogging(const Options &p, bool withServer)
             fail(QStringLiteral("--log-file needs a path, or none"));
         if (file != QLatin1String("none"))
             options.filePath = QDir::cleanPath(QDir::current().absoluteFilePath(file));
+    } else if (withServer && DatabaseLocation::isPostgresUrl(p.value(QStringLiteral("db")))) {
+        options.filePath = postgresLogPath(p);
     } else if (withServer) {
         const QFileInfo db(databasePath(p));
         options.filePath

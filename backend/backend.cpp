@@ -16,6 +16,7 @@
 #include "reader.h"
 #include "remediator.h"
 #include "sim/simulator.h"
+#include "sqldialect.h"
 #include "timeseries.h"
 #include "util.h"
 #include "worker.h"
@@ -100,7 +101,8 @@ struct Backend::Private
     Router router;
     TimeSeries series;
     std::unique_ptr<QLockFile> lock;
-    QString dbPath;
+    QString dbPath; // SQLite file, or the postgresql:// URL as given (with its password: never log it)
+    bool postgres = false;
     qint64 startedAtMs = 0;
 
     Writer *writer = nullptr;
@@ -129,6 +131,12 @@ Backend::Backend(ServerConfig config, QObject *parent)
         m_config.nodeId
             = QHostInfo::localHostName() + QLatin1Char(':') + QString::number(QCoreApplication::applicationPid());
     d->dbPath = m_config.databasePath;
+    d->postgres = DatabaseLocation::isPostgresUrl(d->dbPath);
+    if (d->postgres) {
+        d->simulator = new Simulator(d->metrics);
+        d->simulatorThread = startThread(QStringLiteral("vigil-simulator"), d->simulator);
+        return;
+    }
     if (d->dbPath.isEmpty())
         d->dbPath = QStandardPaths::writableLocation(QStandardPaths::AppDataLocation) + QStringLiteral("/vigil.db");
     d->dbPath = QDir::cleanPath(QDir::current().absoluteFilePath(d->dbPath));
@@ -152,7 +160,7 @@ Backend::~Backend()
 
 QString Backend::databasePath() const
 {
-    return d->dbPath;
+    return d->postgres ? redactDatabaseUrl(d->dbPath) : d->dbPath;
 }
 
 MetricsRegistry &Backend::metrics()
@@ -183,18 +191,9 @@ QUrl Backend::baseUrl() const
     return url;
 }
 
-bool Backend::start(QString *error)
+// SQLite: one process per database file (DESIGN.md §1), enforced with a lock file beside it.
+bool Backend::lockSqliteFile(QString *error)
 {
-    if (m_running)
-        return true;
-    d->startedAtMs = wallNowMs();
-    m_failedOnListen = false;
-    if (const QString problem = configProblem(m_config); !problem.isEmpty()) {
-        *error = problem;
-        return false;
-    }
-    registerProcessMetrics(d->metrics);
-
     d->lock = std::make_unique<QLockFile>(d->dbPath + QStringLiteral(".lock"));
     d->lock->setStaleLockTime(0);
     if (!QDir().mkpath(QFileInfo(d->dbPath).absolutePath())) {
@@ -223,6 +222,31 @@ bool Backend::start(QString *error)
         return false;
     }
 
+    return true;
+}
+
+bool Backend::start(QString *error)
+{
+    if (m_running)
+        return true;
+    d->startedAtMs = wallNowMs();
+    m_failedOnListen = false;
+    if (const QString problem = configProblem(m_config); !problem.isEmpty()) {
+        *error = problem;
+        return false;
+    }
+    registerProcessMetrics(d->metrics);
+
+    if (d->postgres) {
+        // Several nodes share one PostgreSQL database by design: no lock file. Reject a
+        // malformed URL before any thread starts.
+        DatabaseLocation where;
+        if (!DatabaseLocation::parse(d->dbPath, &where, error))
+            return false;
+    } else if (!lockSqliteFile(error)) {
+        return false;
+    }
+
     d->writer = new Writer(m_config, d->metrics);
     d->writerThread = startThread(QStringLiteral("vigil-writer"), d->writer);
     bool opened = false;
@@ -240,7 +264,7 @@ bool Backend::start(QString *error)
     {
         const QueueSnapshot q = d->writer->snapshot();
         logging::info("queue_opened",
-            {{QStringLiteral("database"), d->dbPath}, {QStringLiteral("ready"), q.ready},
+            {{QStringLiteral("database"), databasePath()}, {QStringLiteral("ready"), q.ready},
                 {QStringLiteral("leased"), q.leased}, {QStringLiteral("dead"), q.dead},
                 {QStringLiteral("events"), q.events}, {QStringLiteral("actions"), q.actions}});
     }
@@ -350,7 +374,7 @@ bool Backend::start(QString *error)
 
     m_running = true;
     logging::info("server_started",
-        {{QStringLiteral("url"), baseUrl().toString()}, {QStringLiteral("database"), d->dbPath},
+        {{QStringLiteral("url"), baseUrl().toString()}, {QStringLiteral("database"), databasePath()},
             {QStringLiteral("workers"), m_config.workers}, {QStringLiteral("node"), m_config.nodeId},
             {QStringLiteral("fault_injection"), m_config.faultInjection}});
     return true;

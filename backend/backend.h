@@ -48,6 +48,7 @@ signals:
 
 private:
     QJsonArray workersJson() const; // GET /api/v1/workers, thread-safe
+    bool lockSqliteFile(QString *error);
     struct Private;
     ServerConfig m_config;
     std::unique_ptr<Private> d;

@@ -42,6 +42,46 @@ QList<Migration> availableMigrations()
 }
 } // namespace
 
+SqlDialect dialectOf(const QSqlDatabase &db)
+{
+    return db.driverName() == QLatin1String("QPSQL") ? SqlDialect::Postgres : SqlDialect::Sqlite;
+}
+
+bool openPostgres(const DatabaseLocation &location, const QString &connectionName, QString *error)
+{
+    if (!QSqlDatabase::isDriverAvailable(QStringLiteral("QPSQL"))) {
+        *error = QStringLiteral("the PostgreSQL driver (QPSQL) is not available: install libqt6sql6-psql");
+        return false;
+    }
+    QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QPSQL"), connectionName);
+    db.setHostName(location.host);
+    db.setPort(location.port);
+    db.setUserName(location.user);
+    db.setPassword(location.password);
+    db.setDatabaseName(location.name);
+    db.setConnectOptions(location.connectOptions);
+    if (!db.open()) {
+        // libpq's reason names host and port, never the password.
+        *error = QStringLiteral("cannot connect to PostgreSQL at %1: %2")
+                     .arg(location.display(), db.lastError().text().trimmed());
+        return false;
+    }
+    // Times are bigint epoch milliseconds, so the session time zone does not matter; the
+    // application name shows which node holds which connection in pg_stat_activity.
+    if (!exec(db, QStringLiteral("SET application_name = 'vigil'"), error)
+        || !exec(db, QStringLiteral("SET client_min_messages = warning"), error)) {
+        *error = QStringLiteral("cannot configure the PostgreSQL session at %1: %2").arg(location.display(), *error);
+        return false;
+    }
+    return true;
+}
+
+bool open(const DatabaseLocation &location, const QString &connectionName, Durability durability, QString *error)
+{
+    return location.isPostgres() ? openPostgres(location, connectionName, error)
+                                 : openSqlite(location.path, connectionName, durability, error);
+}
+
 bool openSqlite(const QString &path, const QString &connectionName, Durability durability, QString *error)
 {
     const QFileInfo info(path);
@@ -75,8 +115,26 @@ int schemaVersion(QSqlDatabase &db)
     return q.value(0).toInt();
 }
 
+namespace {
+bool migrateLocked(QSqlDatabase &db, QString *error);
+}
+
 bool migrate(QSqlDatabase &db, QString *error)
 {
+    if (dialectOf(db) == SqlDialect::Sqlite)
+        return migrateLocked(db, error); // the lock file already makes this process the only one
+    if (!exec(db, QStringLiteral("SELECT pg_advisory_lock(%1)").arg(sqldialect::kMigrationLock), error))
+        return false;
+    const bool ok = migrateLocked(db, error);
+    QString ignored;
+    exec(db, QStringLiteral("SELECT pg_advisory_unlock(%1)").arg(sqldialect::kMigrationLock), &ignored);
+    return ok;
+}
+
+namespace {
+bool migrateLocked(QSqlDatabase &db, QString *error)
+{
+    const SqlDialect dialect = dialectOf(db);
     if (!exec(db,
             QStringLiteral(
                 "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at BIGINT NOT "
@@ -100,7 +158,7 @@ bool migrate(QSqlDatabase &db, QString *error)
             *error = QStringLiteral("missing migration %1").arg(m.resource);
             return false;
         }
-        const QString sql = QString::fromUtf8(file.readAll());
+        const QString sql = sqldialect::translateMigration(dialect, QString::fromUtf8(file.readAll()));
         if (!db.transaction()) {
             *error = db.lastError().text();
             return false;
@@ -133,6 +191,7 @@ bool migrate(QSqlDatabase &db, QString *error)
     }
     return true;
 }
+} // namespace
 
 void close(const QString &connectionName)
 {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "config.h"
+#include "sqldialect.h"
 
 #include <QSqlDatabase>
 #include <QString>
@@ -14,7 +15,14 @@ namespace database {
 // Opens (creating if needed) the SQLite file with WAL, busy_timeout and the durability's synchronous mode.
 // The connection is registered under `connectionName` in the calling thread.
 bool openSqlite(const QString &path, const QString &connectionName, Durability durability, QString *error);
+// Connects to PostgreSQL through QPSQL. Errors name the server (password redacted) and libpq's reason.
+bool openPostgres(const DatabaseLocation &location, const QString &connectionName, QString *error);
+// Either of the above, by the location's dialect.
+bool open(const DatabaseLocation &location, const QString &connectionName, Durability durability, QString *error);
+SqlDialect dialectOf(const QSqlDatabase &db);
 // Brings the schema to the newest version; each migration in its own transaction. Returns false with a message.
+// Migrations are written once, in the SQL both dialects share (sqldialect::translateMigration); on
+// PostgreSQL, nodes starting together take turns (a session advisory lock around the whole run).
 bool migrate(QSqlDatabase &db, QString *error);
 int schemaVersion(QSqlDatabase &db);
 // Removes the named connection (all queries on it must be gone).

@@ -23,9 +23,11 @@ Reader::~Reader()
     close();
 }
 
-bool Reader::open(const QString &path, QString *error)
+bool Reader::open(const QString &location, QString *error)
 {
-    if (!database::openSqlite(path, m_connection, Durability::Normal, error))
+    DatabaseLocation where;
+    if (!DatabaseLocation::parse(location, &where, error)
+        || !database::open(where, m_connection, Durability::Normal, error))
         return false;
     m_open = true;
     return true;

@@ -21,7 +21,7 @@ public:
     ~Reader() override;
 
     // Reader thread.
-    bool open(const QString &path, QString *error);
+    bool open(const QString &location, QString *error); // SQLite path or postgresql:// URL
     void close();
 
     using Query = std::function<HttpResponse(QSqlDatabase &db)>;

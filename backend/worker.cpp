@@ -2,6 +2,7 @@
 
 #include "policy.h"
 #include "remediator.h"
+#include "sqldialect.h"
 #include "util.h"
 
 #include <QPointer>
@@ -25,7 +26,8 @@ void Worker::start()
 {
     // Polling is only the fallback: the writer wakes us when it commits new ready tasks. The poll
     // also picks up retries whose run_at came due.
-    m_poll.setInterval(250);
+    // PostgreSQL: other nodes' new tasks arrive by LISTEN/NOTIFY, so the fallback poll can be slow.
+    m_poll.setInterval(DatabaseLocation::isPostgresUrl(m_config.databasePath) ? 1000 : 250);
     connect(&m_poll, &QTimer::timeout, this, &Worker::pump);
     m_poll.start();
     m_outcomeTimer.setSingleShot(true);

@@ -10,6 +10,7 @@
 
 #include <QJsonArray>
 #include <QJsonDocument>
+#include <QSqlDriver>
 #include <QSqlError>
 #include <QSqlQuery>
 #include <QSet>
@@ -24,6 +25,16 @@ QString compactJson(const QJsonObject &o)
 }
 
 int g_writerIds = 0;
+
+// Tasks leased by this node: its own id, or one of its workers ("<node>/w0"). Binds: node, prefix length, prefix.
+const QString kOwnLeases = QStringLiteral("(leased_by = ? OR substr(leased_by, 1, ?) = ?)");
+void bindOwnLeases(QSqlQuery &q, const QString &nodeId)
+{
+    const QString prefix = nodeId + QLatin1Char('/');
+    q.addBindValue(nodeId);
+    q.addBindValue(prefix.size());
+    q.addBindValue(prefix);
+}
 } // namespace
 
 // Hot statements, prepared once per connection (Qt re-binds them by position).
@@ -40,34 +51,35 @@ struct Writer::Statements
     { }
     QSqlQuery insertEvent, findKey, insertTask, claim, loadEvent, loadAction, finishEvents;
 
-    bool prepare(QString *error)
+    bool prepare(SqlDialect dialect, QString *error)
     {
+        const QByteArray claimSql = sqldialect::claimTasks(dialect).toLatin1();
+        const QString ids = sqldialect::idsFromJson(dialect);
+        const QByteArray loadEventSql
+            = QStringLiteral("SELECT id, metric_name, value, source FROM events WHERE id IN (%1)").arg(ids).toLatin1();
+        const QByteArray loadActionSql = QStringLiteral("SELECT a.id, a.type, a.idempotency_key, a.event_id, p.name, "
+                                                        "p.params FROM actions a JOIN policies p ON p.id = a.policy_id "
+                                                        "WHERE a.id IN (%1)")
+                                             .arg(ids)
+                                             .toLatin1();
+        const QByteArray finishEventsSql = sqldialect::finishEventTasks(dialect).toLatin1();
         const std::pair<QSqlQuery *, const char *> all[] = {
+            // RETURNING: QPSQL has no lastInsertId for tables without OIDs; no row means a duplicate key.
             {&insertEvent,
                 "INSERT INTO events (idempotency_key, metric_name, value, source, labels, ts, received_at) "
-                "VALUES (?,?,?,?,?,?,?) ON CONFLICT (idempotency_key) DO NOTHING"},
+                "VALUES (?,?,?,?,?,?,?) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id"},
             {&findKey, "SELECT id FROM events WHERE idempotency_key = ?"},
             {&insertTask,
                 "INSERT INTO tasks (kind, ref_id, status, attempts, max_attempts, run_at, created_at) "
                 "VALUES (?, ?, 'ready', 0, ?, ?, ?)"},
-            {&claim,
-                "UPDATE tasks SET status='leased', attempts=attempts+1, lease_until=?, leased_by=? "
-                "WHERE id IN (SELECT id FROM tasks WHERE status='ready' AND run_at <= ? "
-                "ORDER BY run_at, id LIMIT ?) RETURNING id, kind, ref_id, attempts, max_attempts"},
+            {&claim, claimSql.constData()},
             // Batches go in as one JSON array bound to one parameter (json_each): one statement per
             // claim and per ack batch, whatever the batch size.
-            {&loadEvent,
-                "SELECT id, metric_name, value, source FROM events WHERE id IN (SELECT value FROM json_each(?))"},
-            {&loadAction,
-                "SELECT a.id, a.type, a.idempotency_key, a.event_id, p.name, p.params FROM actions a "
-                "JOIN policies p ON p.id = a.policy_id WHERE a.id IN (SELECT value FROM json_each(?))"},
+            {&loadEvent, loadEventSql.constData()},
+            {&loadAction, loadActionSql.constData()},
             // Only the lease holder of this very attempt may finish a task: [task id, attempt, worker]
             // triples; an outcome that arrives after its lease was reaped changes nothing.
-            {&finishEvents,
-                "UPDATE tasks SET status='done', finished_at=?, lease_until=NULL WHERE status='leased' "
-                "AND id IN (SELECT json_extract(value, '$[0]') FROM json_each(?)) "
-                "AND (id, attempts, leased_by) IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), "
-                "json_extract(value, '$[2]') FROM json_each(?)) RETURNING id"},
+            {&finishEvents, finishEventsSql.constData()},
         };
         for (const auto &[query, sql] : all)
             if (!query->prepare(QString::fromLatin1(sql))) {
@@ -122,16 +134,42 @@ QSqlDatabase Writer::db() const
     return QSqlDatabase::database(m_connection, false);
 }
 
-bool Writer::open(const QString &path, QString *error)
+bool Writer::open(const QString &location, QString *error)
 {
-    if (!database::openSqlite(path, m_connection, m_config.durability, error))
+    DatabaseLocation where;
+    if (!DatabaseLocation::parse(location, &where, error))
+        return false;
+    m_dialect = where.dialect;
+    if (!database::open(where, m_connection, m_config.durability, error))
         return false;
     QSqlDatabase conn = db();
     m_stmts = std::make_unique<Statements>(conn);
-    if (!database::migrate(conn, error) || !seedPolicies(error) || !loadState(error) || !m_stmts->prepare(error)) {
+    // PostgreSQL: nodes starting together take turns to migrate and seed the default policies.
+    auto startupLock = [&](const char *fn) {
+        if (isPostgres())
+            QSqlQuery(conn).exec(QStringLiteral("SELECT %1(%2)").arg(QLatin1String(fn)).arg(sqldialect::kMigrationLock));
+    };
+    startupLock("pg_advisory_lock");
+    const bool ready = database::migrate(conn, error) && seedPolicies(error);
+    startupLock("pg_advisory_unlock");
+    if (!ready || !loadState(error) || !m_stmts->prepare(m_dialect, error)) {
         m_stmts.reset();
         database::close(m_connection);
         return false;
+    }
+    if (isPostgres()) {
+        // Wake-ups from other nodes: they NOTIFY in the transaction that commits new ready tasks.
+        // Only a hint (delivered between transactions); workers still poll as a fallback.
+        QSqlDriver *driver = conn.driver();
+        connect(driver, &QSqlDriver::notification, this,
+            [this](const QString &, QSqlDriver::NotificationSource source, const QVariant &) {
+                if (source != QSqlDriver::SelfSource)
+                    emit tasksAvailable();
+            });
+        if (!driver->subscribeToNotification(QString::fromLatin1(sqldialect::kTaskChannel)))
+            logging::warning("notify_unavailable",
+                {{QStringLiteral("error"), driver->lastError().text()},
+                    {QStringLiteral("note"), QStringLiteral("idle workers poll once a second instead")}});
     }
     m_open = true;
     m_housekeeping.setInterval(1000);
@@ -182,11 +220,19 @@ bool Writer::loadState(QString *error)
     QSqlQuery q(conn);
     // A single instance owns a SQLite file (lock file), so every lease left in it belongs to a
     // process that died: give the work back now instead of waiting for the leases to expire.
-    if (!q.exec(QStringLiteral(
-            "UPDATE tasks SET status = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'ready' END, "
-            "lease_until = NULL, leased_by = NULL, run_at = CASE WHEN run_at > %1 THEN %1 ELSE run_at END "
-            "WHERE status = 'leased'")
-                    .arg(wallNowMs()))) {
+    // PostgreSQL is shared by live nodes: only this node id's own leases (left by its previous
+    // run) and leases that already expired are taken back; other nodes' live leases stay.
+    const qint64 now = wallNowMs();
+    q.prepare(QStringLiteral(
+        "UPDATE tasks SET status = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'ready' END, "
+        "lease_until = NULL, leased_by = NULL, run_at = CASE WHEN run_at > %1 THEN %1 ELSE run_at END "
+        "WHERE status = 'leased'%2")
+                  .arg(now)
+                  .arg(isPostgres() ? QStringLiteral(" AND (lease_until < %1 OR %2)").arg(now).arg(kOwnLeases)
+                                    : QString()));
+    if (isPostgres())
+        bindOwnLeases(q, m_config.nodeId);
+    if (!q.exec()) {
         *error = q.lastError().text();
         return false;
     }
@@ -279,15 +325,18 @@ void Writer::close()
     m_housekeeping.stop();
     flush();
     QSqlQuery q(db());
-    q.prepare(
-        QStringLiteral("UPDATE tasks SET status='ready', lease_until=NULL, leased_by=NULL WHERE status='leased' AND "
-                       "leased_by LIKE ?"));
-    q.addBindValue(QString(m_config.nodeId + QStringLiteral("%")));
+    q.prepare(QStringLiteral("UPDATE tasks SET status='ready', lease_until=NULL, leased_by=NULL WHERE status='leased' AND ")
+        + kOwnLeases);
+    bindOwnLeases(q, m_config.nodeId);
     q.exec();
     q.finish();
-    QSqlQuery checkpoint(db());
-    checkpoint.exec(QStringLiteral("PRAGMA wal_checkpoint(TRUNCATE)"));
-    checkpoint.finish();
+    if (isPostgres()) {
+        notifyNewTasks(); // other nodes pick up what this one gave back
+    } else {
+        QSqlQuery checkpoint(db());
+        checkpoint.exec(QStringLiteral("PRAGMA wal_checkpoint(TRUNCATE)"));
+        checkpoint.finish();
+    }
     m_open = false;
     m_stmts.reset();
     database::close(m_connection);
@@ -451,9 +500,11 @@ bool Writer::applyBatch(std::vector<Op> &batch)
     const auto policiesBefore = m_workPolicies;
 
     QSqlQuery begin(conn);
-    // IMMEDIATE: take the write lock now; a deferred BEGIN that upgrades fails with "database is
-    // locked" regardless of busy_timeout (qt-6.4-notes §2.2).
-    if (!begin.exec(QStringLiteral("BEGIN IMMEDIATE"))) {
+    // SQLite: IMMEDIATE takes the write lock now; a deferred BEGIN that upgrades fails with
+    // "database is locked" regardless of busy_timeout (qt-6.4-notes §2.2).
+    m_sharedLocked = false;
+    m_policyStateLoaded.clear();
+    if (!begin.exec(sqldialect::beginWrite(m_dialect))) {
         m_commitFailures->inc();
         return sqlFail(QStringLiteral("begin"), begin.lastError().text());
     }
@@ -466,6 +517,9 @@ bool Writer::applyBatch(std::vector<Op> &batch)
         if (!ok)
             break;
     }
+    // Other nodes' idle workers wake when this commits (NOTIFY is delivered at commit, not before).
+    if (ok && isPostgres() && m_work.enqueued != before.enqueued)
+        ok = notifyNewTasks();
     if (ok && m_failNextCommit) {
         m_failNextCommit = false;
         ok = sqlFail(QStringLiteral("commit"), QStringLiteral("commit failure injected for testing"));
@@ -536,7 +590,10 @@ bool Writer::insertEvent(const IngestEvent &e, qint64 now, IngestResult *result)
     ins.addBindValue(now);
     if (!ins.exec())
         return sqlFail(QStringLiteral("insert event"), ins.lastError().text());
-    if (ins.numRowsAffected() == 0) {
+    const bool inserted = ins.next();
+    const qint64 eventId = inserted ? ins.value(0).toLongLong() : 0;
+    ins.finish(); // RETURNING keeps the statement active until finished (qt-6.4-notes §2.2)
+    if (!inserted) {
         // Same key as an earlier event (maybe earlier in this very batch): answer with its id.
         QSqlQuery &find = m_stmts->findKey;
         find.addBindValue(e.idempotencyKey);
@@ -546,7 +603,6 @@ bool Writer::insertEvent(const IngestEvent &e, qint64 now, IngestResult *result)
         find.finish();
         return true;
     }
-    const qint64 eventId = ins.lastInsertId().toLongLong();
     QSqlQuery &task = m_stmts->insertTask;
     task.addBindValue(QStringLiteral("event"));
     task.addBindValue(eventId);
@@ -582,6 +638,20 @@ bool Writer::apply(ClaimOp &op)
         t.refId = claim.value(2).toLongLong();
         t.attempts = claim.value(3).toInt();
         t.maxAttempts = claim.value(4).toInt();
+        if (sqldialect::claimCarriesPayload(m_dialect)) {
+            if (t.kind == QLatin1String("event")) {
+                t.eventId = t.refId;
+                t.metricName = claim.value(5).toString();
+                t.value = claim.value(6).toDouble();
+                t.source = claim.value(7).toString();
+            } else {
+                t.actionType = claim.value(8).toString();
+                t.actionKey = claim.value(9).toString();
+                t.eventId = claim.value(10).toLongLong();
+                t.policyName = claim.value(11).toString();
+                t.params = QJsonDocument::fromJson(claim.value(12).toString().toUtf8()).object();
+            }
+        }
         op.result.append(t);
     }
     claim.finish(); // RETURNING keeps the statement active until finished (qt-6.4-notes §2.2)
@@ -590,6 +660,8 @@ bool Writer::apply(ClaimOp &op)
     m_work.ready -= op.result.size();
     m_work.leased += op.result.size();
     m_work.dequeued += op.result.size();
+    if (sqldialect::claimCarriesPayload(m_dialect))
+        return true;
 
     QString eventIds, actionIds;
     QHash<qint64, qsizetype> byEvent, byAction; // ref id → index in op.result
@@ -683,6 +755,8 @@ bool Writer::applyEventOutcome(const TaskOutcome &o, qint64 now)
         if (!p.enabled || p.metricName != o.metricName)
             continue;
         const bool breached = stale ? breaches(p, o.metricName, o.value) : o.breached.contains(p.id);
+        if (!loadPolicyState(p.id, source))
+            return false;
         PolicyState &state = m_policyState[{p.id, source}];
         const PolicyState old = state;
         const bool fire = advance(p, state, breached, now);
@@ -704,7 +778,8 @@ bool Writer::applyEventOutcome(const TaskOutcome &o, qint64 now)
         const QString key = QStringLiteral("action-%1-%2").arg(o.eventId).arg(p.id);
         QSqlQuery ins(conn);
         ins.prepare(QStringLiteral("INSERT INTO actions (event_id, policy_id, type, idempotency_key, status, attempts, "
-                                   "created_at, updated_at) VALUES (?,?,?,?,'pending',0,?,?) ON CONFLICT DO NOTHING"));
+                                   "created_at, updated_at) VALUES (?,?,?,?,'pending',0,?,?) ON CONFLICT DO NOTHING "
+                                   "RETURNING id"));
         ins.addBindValue(o.eventId);
         ins.addBindValue(p.id);
         ins.addBindValue(p.action);
@@ -713,9 +788,10 @@ bool Writer::applyEventOutcome(const TaskOutcome &o, qint64 now)
         ins.addBindValue(now);
         if (!ins.exec())
             return sqlFail(QStringLiteral("insert action"), ins.lastError().text());
-        if (ins.numRowsAffected() == 0)
+        if (!ins.next())
             continue; // unique per event × policy
-        const qint64 actionId = ins.lastInsertId().toLongLong();
+        const qint64 actionId = ins.value(0).toLongLong();
+        ins.finish();
         QSqlQuery task(conn);
         task.prepare(
             QStringLiteral("INSERT INTO tasks (kind, ref_id, status, attempts, max_attempts, run_at, created_at) "
@@ -833,22 +909,115 @@ bool Writer::apply(AuditOp &op)
 bool Writer::apply(ReleaseOp &op)
 {
     QSqlQuery q(db());
-    q.prepare(
-        QStringLiteral("UPDATE tasks SET status='ready', lease_until=NULL, leased_by=NULL WHERE status='leased' AND "
-                       "leased_by LIKE ?"));
-    q.addBindValue(QString(op.nodeId + QStringLiteral("%")));
+    q.prepare(QStringLiteral("UPDATE tasks SET status='ready', lease_until=NULL, leased_by=NULL WHERE status='leased' AND ")
+        + kOwnLeases);
+    bindOwnLeases(q, op.nodeId);
     if (!q.exec())
         return sqlFail(QStringLiteral("release leases"), q.lastError().text());
     op.released = q.numRowsAffected();
     m_work.leased -= op.released;
     m_work.ready += op.released;
-    if (op.released > 0)
+    if (op.released > 0) {
         m_newReadyTasks = true;
+        if (isPostgres())
+            return notifyNewTasks();
+    }
     return true;
+}
+
+bool Writer::lockSharedState()
+{
+    if (!isPostgres() || m_sharedLocked)
+        return true;
+    QSqlQuery q(db());
+    if (!q.exec(QStringLiteral("SELECT pg_advisory_xact_lock(%1)").arg(sqldialect::kAuditChainLock)))
+        return sqlFail(QStringLiteral("lock shared state"), q.lastError().text());
+    q.finish();
+    // Another node may have appended since: the head is whatever is committed now.
+    if (!q.exec(QStringLiteral("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")))
+        return sqlFail(QStringLiteral("read audit head"), q.lastError().text());
+    if (q.next()) {
+        m_auditSeq = q.value(0).toLongLong();
+        m_auditHead = q.value(1).toString().toLatin1();
+    } else {
+        m_auditSeq = 0;
+        m_auditHead = audit::kGenesis;
+    }
+    q.finish();
+    m_sharedLocked = true;
+    return true;
+}
+
+bool Writer::loadPolicyState(qint64 policyId, const QString &source)
+{
+    if (!isPostgres())
+        return true; // SQLite: this writer is the only one, its memory is the truth
+    const QPair<qint64, QString> key {policyId, source};
+    if (m_policyStateLoaded.contains(key))
+        return true;
+    // Under the shared-state lock, so the for_count streak and cooldown see every node's firings.
+    if (!lockSharedState())
+        return false;
+    QSqlQuery q(db());
+    q.prepare(QStringLiteral("SELECT streak, last_fired_at FROM policy_state WHERE policy_id = ? AND source = ?"));
+    q.addBindValue(policyId);
+    q.addBindValue(source);
+    if (!q.exec())
+        return sqlFail(QStringLiteral("read policy state"), q.lastError().text());
+    if (q.next())
+        m_policyState.insert(key, PolicyState {q.value(0).toInt(), q.value(1).toLongLong()});
+    else
+        m_policyState.remove(key);
+    q.finish();
+    m_policyStateLoaded.insert(key);
+    return true;
+}
+
+bool Writer::notifyNewTasks()
+{
+    QSqlQuery q(db());
+    if (!q.exec(QStringLiteral("NOTIFY ") + QLatin1String(sqldialect::kTaskChannel)))
+        return sqlFail(QStringLiteral("notify"), q.lastError().text());
+    return true;
+}
+
+void Writer::refreshCountsFromDatabase()
+{
+    // Several nodes change the queue: the depths and totals are the database's, re-read once a
+    // second (local counters would only see this node's share). Rates stay per node.
+    QSqlQuery q(db());
+    if (!q.exec(QStringLiteral("SELECT status, count(*) FROM tasks GROUP BY status")))
+        return;
+    QueueSnapshot s = m_work;
+    s.ready = s.leased = s.done = s.dead = 0;
+    while (q.next()) {
+        const QString st = q.value(0).toString();
+        const qint64 n = q.value(1).toLongLong();
+        if (st == QLatin1String("ready"))
+            s.ready = n;
+        else if (st == QLatin1String("leased"))
+            s.leased = n;
+        else if (st == QLatin1String("done"))
+            s.done = n;
+        else if (st == QLatin1String("dead"))
+            s.dead = n;
+    }
+    q.finish();
+    s.enqueued = s.ready + s.leased + s.done + s.dead;
+    s.completed = s.done;
+    s.deadLettered = s.dead;
+    if (q.exec(QStringLiteral("SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM actions)")) && q.next()) {
+        s.events = q.value(0).toLongLong();
+        s.actions = q.value(1).toLongLong();
+    }
+    q.finish();
+    m_work = s;
 }
 
 bool Writer::appendAudit(const QString &actor, const QString &kind, const QString &subject, const QJsonObject &details)
 {
+    if (!lockSharedState())
+        return false;
     const qint64 seq = m_auditSeq + 1;
     const qint64 ts = wallNowMs();
     const QString detailsJson = compactJson(details);
@@ -880,23 +1049,29 @@ void Writer::housekeeping()
     const qint64 now = wallNowMs();
     // Reaper: leases that expired go back to ready (a rescue), or to the dead letters when the
     // task has used up its attempts (a task that keeps killing its worker must not loop forever).
+    // Any node reaps any node's expired leases (a dead node's work is rescued by the others); on
+    // PostgreSQL rows another node is changing right now are skipped, never waited for.
     QSqlQuery begin(conn);
-    if (begin.exec(QStringLiteral("BEGIN IMMEDIATE"))) {
+    if (begin.exec(sqldialect::beginWrite(m_dialect))) {
         QSqlQuery dead(conn);
         dead.prepare(
             QStringLiteral("UPDATE tasks SET status='dead', lease_until=NULL, leased_by=NULL, finished_at=?, "
-                           "last_error='lease expired on the last attempt' WHERE status='leased' AND lease_until < ? "
-                           "AND attempts >= max_attempts"));
+                           "last_error='lease expired on the last attempt' WHERE id IN (SELECT id FROM tasks WHERE "
+                           "status='leased' AND lease_until < ? AND attempts >= max_attempts%1)")
+                .arg(sqldialect::skipLocked(m_dialect)));
         dead.addBindValue(now);
         dead.addBindValue(now);
         QSqlQuery ready(conn);
         ready.prepare(QStringLiteral("UPDATE tasks SET status='ready', lease_until=NULL, leased_by=NULL, "
-                                     "last_error='lease expired' WHERE status='leased' AND lease_until < ?"));
+                                     "last_error='lease expired' WHERE id IN (SELECT id FROM tasks WHERE "
+                                     "status='leased' AND lease_until < ?%1)")
+                          .arg(sqldialect::skipLocked(m_dialect)));
         ready.addBindValue(now);
         // numRowsAffected() is sqlite3_changes() of the connection: read it right after each exec.
         int nDead = 0, nReady = 0;
         const bool ok = dead.exec() && ((nDead = dead.numRowsAffected()), ready.exec())
-            && ((nReady = ready.numRowsAffected()), conn.commit());
+            && ((nReady = ready.numRowsAffected()), (!isPostgres() || nReady == 0 || notifyNewTasks()))
+            && conn.commit();
         if (ok) {
             if (nDead + nReady > 0) {
                 m_work.leased -= nDead + nReady;
@@ -932,6 +1107,8 @@ void Writer::housekeeping()
         m_work.scheduled = n;
     }
     scheduled.finish();
+    if (isPostgres())
+        refreshCountsFromDatabase();
     publish();
     if (m_newReadyTasks) {
         m_newReadyTasks = false;

@@ -2,11 +2,13 @@
 
 #include "config.h"
 #include "policy.h"
+#include "sqldialect.h"
 #include "validation.h"
 
 #include <QHash>
 #include <QJsonObject>
 #include <QMutex>
+#include <QSet>
 #include <QObject>
 #include <QStringList>
 #include <QSqlDatabase>
@@ -146,8 +148,9 @@ public:
     Writer(const ServerConfig &config, MetricsRegistry &metrics, QObject *parent = nullptr);
     ~Writer() override;
 
-    // Writer thread only (Backend invokes them there).
-    bool open(const QString &path, QString *error);
+    // Writer thread only (Backend invokes them there). `location`: a SQLite file path or a
+    // postgresql:// URL (several nodes may share one PostgreSQL database; see docs/architecture.md).
+    bool open(const QString &location, QString *error);
     void close(); // applies what is pending, releases this node's leases, closes the connection
 
     // Thread-safe: callable from any thread. Callbacks run on the writer thread.
@@ -287,6 +290,15 @@ private:
     bool applyEventOutcome(const TaskOutcome &o, qint64 now);
     bool applyActionOutcome(const TaskOutcome &o, qint64 now);
     bool appendAudit(const QString &actor, const QString &kind, const QString &subject, const QJsonObject &details);
+    // PostgreSQL: what other nodes also write (audit chain head, policy state) is serialised across
+    // nodes by a transaction-scoped advisory lock, taken at the first need in a transaction; the
+    // chain head is then re-read from the database. A no-op on SQLite (the lock file makes this
+    // writer the only one).
+    bool lockSharedState();
+    bool loadPolicyState(qint64 policyId, const QString &source);
+    bool notifyNewTasks();
+    void refreshCountsFromDatabase();
+    bool isPostgres() const { return m_dialect == SqlDialect::Postgres; }
     bool loadState(QString *error);
     bool seedPolicies(QString *error);
     void housekeeping(); // 1 Hz: reap expired leases, refresh scheduled/oldest, wake workers for due retries
@@ -296,6 +308,7 @@ private:
     struct Statements;
     std::unique_ptr<Statements> m_stmts;
     QString m_connection;
+    SqlDialect m_dialect = SqlDialect::Sqlite;
     QSqlDatabase db() const;
     ServerConfig m_config;
     MetricsRegistry &m_metrics;
@@ -328,6 +341,9 @@ private:
     QByteArray m_auditHead = QByteArray(64, '0'); // hash of the last audit entry (audit::kGenesis)
     qint64 m_auditSeq = 0;
     bool m_newReadyTasks = false;
+    // PostgreSQL, per transaction: the shared-state lock is held, policy states read in it.
+    bool m_sharedLocked = false;
+    QSet<QPair<qint64, QString>> m_policyStateLoaded;
     struct CounterDelta
     {
         quint64 success = 0, failure = 0, dead = 0, enqueued = 0, dequeued = 0, extended = 0, executed = 0,

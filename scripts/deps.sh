@@ -12,8 +12,11 @@ BUILD_PACKAGES=(
 # Extra packages for the test suite (valgrind for the disconnect tests, promtool for /metrics,
 # prometheus + jq for the real-Prometheus test).
 # Package test (tests/package_test.sh): dpkg-dev + file for CPack's shlibdeps, and the validators it runs.
-TEST_PACKAGES=(valgrind sqlite3 procps prometheus jq python3
-    dpkg-dev file lintian appstream desktop-file-utils man-db)
+# PostgreSQL tests (label postgres): a throwaway server (scripts/pg-throwaway.sh; runuser is in
+# util-linux) and python3 for the load client of tests/pg_multinode.sh (standard library only).
+TEST_PACKAGES=(valgrind sqlite3 procps prometheus jq
+    dpkg-dev file lintian appstream desktop-file-utils man-db
+    postgresql postgresql-client python3 util-linux)
 
 want=("${BUILD_PACKAGES[@]}")
 if [[ "${1:-}" == "--test" ]]; then

@@ -1,12 +1,19 @@
-// The durable queue on a temporary SQLite file: group commit, idempotency, claim/lease,
-// outcomes, retry with backoff, dead letters, lease rescue, failed commits, crash recovery.
+// The durable queue: group commit, idempotency, claim/lease, outcomes, retry with backoff, dead
+// letters, lease rescue, failed commits, crash recovery. Runs on a temporary SQLite file, or with
+// VIGIL_QUEUE_BACKEND=postgresql on fresh databases of the PostgreSQL server named by
+// VIGIL_TEST_PG_URL (CTest: tst_queue_pg, label postgres), where it also runs two writers
+// ("nodes") on one database.
+#include "audit.h"
+#include "database.h"
 #include "metrics.h"
 #include "remediator.h"
 #include "worker.h"
 #include "writer.h"
 
+#include <QSqlError>
 #include <QSqlQuery>
 #include <QTemporaryDir>
+#include <QUrl>
 #include <QtTest>
 
 using namespace vigil;
@@ -18,6 +25,9 @@ class TestQueue : public QObject
 private:
     QTemporaryDir m_dir;
     int m_n = 0;
+    bool m_pg = qEnvironmentVariable("VIGIL_QUEUE_BACKEND") == QLatin1String("postgresql");
+    QString m_pgUrl = qEnvironmentVariable("VIGIL_TEST_PG_URL");
+    QStringList m_pgDatabases; // created by this run, dropped at the end
 
     ServerConfig config()
     {
@@ -28,7 +38,42 @@ private:
         c.retry.maxAttempts = 3;
         return c;
     }
-    QString freshPath() { return m_dir.filePath(QStringLiteral("q%1.db").arg(++m_n)); }
+    // A new, empty database: a SQLite file, or a PostgreSQL database created for this test.
+    QString freshPath()
+    {
+        ++m_n;
+        if (!m_pg)
+            return m_dir.filePath(QStringLiteral("q%1.db").arg(m_n));
+        const QString name = QStringLiteral("vigil_tq_%1_%2").arg(QCoreApplication::applicationPid()).arg(m_n);
+        if (!adminExec(QStringLiteral("CREATE DATABASE %1").arg(name)))
+            qFatal("cannot create a test database on the PostgreSQL server");
+        m_pgDatabases << name;
+        QUrl url(m_pgUrl);
+        url.setPath(QLatin1Char('/') + name);
+        return url.toString();
+    }
+
+    // Statements outside any test database (CREATE/DROP DATABASE) on the server's own database.
+    bool adminExec(const QString &sql)
+    {
+        bool ok = false;
+        {
+            DatabaseLocation where;
+            QString error;
+            if (!DatabaseLocation::parse(m_pgUrl, &where, &error)
+                || !database::openPostgres(where, QStringLiteral("admin"), &error)) {
+                qWarning("%s", qPrintable(error));
+            } else {
+                QSqlDatabase db = QSqlDatabase::database(QStringLiteral("admin"));
+                QSqlQuery q(db);
+                ok = q.exec(sql);
+                if (!ok)
+                    qWarning("%s: %s", qPrintable(sql), qPrintable(q.lastError().text()));
+            }
+        }
+        QSqlDatabase::removeDatabase(QStringLiteral("admin"));
+        return ok;
+    }
 
     static IngestEvent event(
         const QString &metric, double value, const QString &key = {}, const QString &source = QStringLiteral("host-1"))
@@ -67,14 +112,18 @@ private:
         return ok;
     }
 
-    static qint64 scalar(const QString &path, const QString &sql)
+    // One number from a separate connection (a SQLite path or a PostgreSQL URL).
+    static qint64 scalar(const QString &location, const QString &sql)
     {
         const QString name = QStringLiteral("probe-%1").arg(qHash(sql));
         qint64 v = -1;
         {
-            QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), name);
-            db.setDatabaseName(path);
-            db.open();
+            DatabaseLocation where;
+            QString error;
+            if (!DatabaseLocation::parse(location, &where, &error)
+                || !database::open(where, name, Durability::Normal, &error))
+                qWarning("%s", qPrintable(error));
+            QSqlDatabase db = QSqlDatabase::database(name, false);
             QSqlQuery q(db);
             if (q.exec(sql) && q.next())
                 v = q.value(0).toLongLong();
@@ -116,6 +165,37 @@ private:
         return a;
     }
 
+    static audit::VerifyResult verifyAudit(const QString &location)
+    {
+        audit::VerifyResult r;
+        {
+            DatabaseLocation where;
+            QString error;
+            DatabaseLocation::parse(location, &where, &error);
+            database::open(where, QStringLiteral("verify"), Durability::Normal, &error);
+            QSqlDatabase db = QSqlDatabase::database(QStringLiteral("verify"), false);
+            r = audit::verify(db);
+        }
+        QSqlDatabase::removeDatabase(QStringLiteral("verify"));
+        return r;
+    }
+
+    static TaskOutcome eventOutcome(Writer &w, const TaskItem &t, const QString &worker)
+    {
+        TaskOutcome o;
+        o.taskId = t.taskId;
+        o.kind = QStringLiteral("event");
+        o.attempts = t.attempts;
+        o.workerId = worker;
+        o.metricName = t.metricName;
+        o.source = t.source;
+        o.eventId = t.refId;
+        for (const Policy &p : *w.policies())
+            if (breaches(p, t.metricName, t.value))
+                o.breached.append(p.id);
+        return o;
+    }
+
     static qint64 policyId(Writer &w, const QString &metric)
     {
         for (const Policy &p : *w.policies())
@@ -125,7 +205,76 @@ private:
     }
 
 private slots:
-    void initTestCase() { QVERIFY(m_dir.isValid()); }
+    void initTestCase()
+    {
+        QVERIFY(m_dir.isValid());
+        if (m_pg && m_pgUrl.isEmpty())
+            QSKIP("VIGIL_TEST_PG_URL is not set: no PostgreSQL server to test against (scripts/test.sh starts a "
+                  "throwaway one; or export VIGIL_TEST_PG_URL=postgresql://user:password@127.0.0.1:5432/postgres)");
+        if (m_pg)
+            qInfo("queue tests on PostgreSQL (%s)", qPrintable(redactDatabaseUrl(m_pgUrl)));
+    }
+
+    void cleanupTestCase()
+    {
+        for (const QString &name : std::as_const(m_pgDatabases))
+            adminExec(QStringLiteral("DROP DATABASE IF EXISTS %1 WITH (FORCE)").arg(name));
+    }
+
+    void databaseUrls_data()
+    {
+        QTest::addColumn<QString>("spec");
+        QTest::addColumn<bool>("valid");
+        QTest::addColumn<QString>("shown"); // display(), or a part of the error
+        QTest::newRow("sqlite path") << "/tmp/x.db" << true << "/tmp/x.db";
+        QTest::newRow("full url") << "postgresql://vigil:s3cret@db.example:6543/queue" << true
+                                  << "postgresql://vigil:***@db.example:6543/queue";
+        QTest::newRow("default port, postgres scheme") << "postgres://vigil:s3cret@10.0.0.5/queue" << true
+                                                       << "postgresql://vigil:***@10.0.0.5:5432/queue";
+        QTest::newRow("encoded password") << "postgresql://vigil:p%40ss%2Fw@h/q" << true
+                                          << "postgresql://vigil:***@h:5432/q";
+        QTest::newRow("parameters") << "postgresql://vigil:s3cret@h:5432/q?sslmode=require" << true
+                                    << "postgresql://vigil:***@h:5432/q";
+        QTest::newRow("no database") << "postgresql://vigil:s3cret@h:5432" << false << "no database name";
+        QTest::newRow("no host") << "postgresql://vigil:s3cret@:5432/q" << false << "malformed PostgreSQL URL";
+        QTest::newRow("bad port") << "postgresql://vigil:s3cret@h:99999/q" << false << "malformed PostgreSQL URL";
+        QTest::newRow("password parameter") << "postgresql://h/q?password=s3cret" << false << "belongs in the URL";
+    }
+
+    void databaseUrls()
+    {
+        QFETCH(QString, spec);
+        QFETCH(bool, valid);
+        QFETCH(QString, shown);
+        DatabaseLocation loc;
+        QString error;
+        QCOMPARE(DatabaseLocation::parse(spec, &loc, &error), valid);
+        if (valid) {
+            QCOMPARE(loc.display(), shown);
+            QVERIFY(!loc.display().contains(QLatin1String("s3cret")));
+        } else {
+            QVERIFY2(error.contains(shown), qPrintable(error));
+            QVERIFY2(!error.contains(QLatin1String("s3cret")), qPrintable(error));
+        }
+        QVERIFY(!redactDatabaseUrl(spec).contains(QLatin1String("s3cret")));
+        if (spec.contains(QLatin1String("p%40ss"))) {
+            QCOMPARE(loc.password, QStringLiteral("p@ss/w"));
+        }
+    }
+
+    void unreachableServerIsAClearError()
+    {
+        if (!QSqlDatabase::isDriverAvailable(QStringLiteral("QPSQL")))
+            QSKIP("the QPSQL driver (libqt6sql6-psql) is not installed");
+        MetricsRegistry metrics;
+        Writer w(config(), metrics);
+        QString error;
+        // Port 1 on loopback: nothing listens, the connection is refused at once.
+        QVERIFY(!w.open(QStringLiteral("postgresql://vigil:s3cret@127.0.0.1:1/vigil"), &error));
+        QVERIFY2(error.contains(QLatin1String("cannot connect to PostgreSQL at postgresql://vigil:***@127.0.0.1:1/vigil")),
+            qPrintable(error));
+        QVERIFY2(!error.contains(QLatin1String("s3cret")), qPrintable(error));
+    }
 
     void ingestCommitsAndDeduplicatesInOneBatch()
     {
@@ -658,7 +807,9 @@ private slots:
             for (int i = 0; i < 3; ++i)
                 w.submitIngest(event(QStringLiteral("cpu_usage"), i), [&](const IngestResult &) { ++n; });
             QTRY_COMPARE(n, 3);
-            QCOMPARE(claim(w, QStringLiteral("crashed-node/w0"), 10).size(), 3);
+            // SQLite: any lease left in the file is a dead process's. PostgreSQL: only this node id's
+            // own leases are taken back at start (other nodes may be alive): claim as this node.
+            QCOMPARE(claim(w, m_pg ? QStringLiteral("test/w0") : QStringLiteral("crashed-node/w0"), 10).size(), 3);
             // Simulate a crash: leave the leases in the file (close() would release this node's).
         }
         QCOMPARE(scalar(path, QStringLiteral("SELECT count(*) FROM tasks WHERE status='leased'")), 3);
@@ -670,6 +821,134 @@ private slots:
         QCOMPARE(w.snapshot().ready, 3);
         QCOMPARE(w.snapshot().rescued, 3);
         w.close();
+    }
+
+    void startupKeepsLiveLeasesOfOtherNodes()
+    {
+        if (!m_pg)
+            QSKIP("PostgreSQL only: a SQLite file has a single owner");
+        const QString path = freshPath();
+        MetricsRegistry ma, mb;
+        ServerConfig ca = config();
+        ca.nodeId = QStringLiteral("node-a");
+        Writer a(ca, ma);
+        QString error;
+        QVERIFY2(a.open(path, &error), qPrintable(error));
+        int n = 0;
+        for (int i = 0; i < 4; ++i)
+            a.submitIngest(event(QStringLiteral("cpu_usage"), i), [&](const IngestResult &) { ++n; });
+        QTRY_COMPARE(n, 4);
+        QCOMPARE(claim(a, QStringLiteral("node-a/w0"), 4).size(), 4);
+        // Node b starts while a is alive and holds unexpired leases: they must stay a's.
+        ServerConfig cb = config();
+        cb.nodeId = QStringLiteral("node-b");
+        Writer b(cb, mb);
+        QVERIFY2(b.open(path, &error), qPrintable(error));
+        QCOMPARE(b.snapshot().rescued, 0);
+        QCOMPARE(b.snapshot().leased, 4);
+        QCOMPARE(claim(b, QStringLiteral("node-b/w0"), 10).size(), 0);
+        QCOMPARE(scalar(path, QStringLiteral("SELECT count(*) FROM tasks WHERE leased_by='node-a/w0'")), 4);
+        b.close();
+        a.close();
+    }
+
+    void twoNodesShareOneDatabase()
+    {
+        if (!m_pg)
+            QSKIP("PostgreSQL only: several nodes need a shared server");
+        const QString path = freshPath();
+        MetricsRegistry ma, mb;
+        ServerConfig ca = config(), cb = config();
+        ca.nodeId = QStringLiteral("node-a");
+        cb.nodeId = QStringLiteral("node-b");
+        Writer a(ca, ma), b(cb, mb);
+        QString error;
+        QVERIFY2(a.open(path, &error), qPrintable(error));
+        QVERIFY2(b.open(path, &error), qPrintable(error)); // the schema exists: no second migration
+        QCOMPARE(scalar(path, QStringLiteral("SELECT count(*) FROM policies")), 4); // seeded once
+        // Wake-ups cross nodes: b hears about a's commit through LISTEN/NOTIFY.
+        QSignalSpy bWoken(&b, &Writer::tasksAvailable);
+        // The same idempotency key through both nodes stores one event; both answer its id.
+        IngestResult ra, rb;
+        a.submitIngest(event(QStringLiteral("cpu_usage"), 10, QStringLiteral("shared-key")),
+            [&](const IngestResult &r) { ra = r; });
+        QTRY_COMPARE(ra.status, IngestResult::Status::Created);
+        QTRY_VERIFY_WITH_TIMEOUT(bWoken.count() >= 1, 5000);
+        b.submitIngest(event(QStringLiteral("cpu_usage"), 10, QStringLiteral("shared-key")),
+            [&](const IngestResult &r) { rb = r; });
+        QTRY_COMPARE(rb.status, IngestResult::Status::Duplicate);
+        QCOMPARE(rb.id, ra.id);
+        // 40 breaching events of one source, half through each node: claims are disjoint, and the
+        // cooldown (30 s per policy and source) holds across nodes: exactly one action fires.
+        int n = 0;
+        for (int i = 0; i < 40; ++i)
+            (i % 2 ? a : b).submitIngest(event(QStringLiteral("cpu_usage"), 95, {}, QStringLiteral("web-1")),
+                [&](const IngestResult &r) { n += r.status == IngestResult::Status::Created; });
+        QTRY_COMPARE(n, 40);
+        QSet<qint64> seen;
+        QList<TaskItem> ta = claim(a, QStringLiteral("node-a/w0"), 25);
+        QList<TaskItem> tb = claim(b, QStringLiteral("node-b/w0"), 25);
+        QCOMPARE(ta.size() + tb.size(), 41);
+        for (const TaskItem &t : ta + tb) {
+            QVERIFY2(!seen.contains(t.taskId), "a task was claimed by both nodes");
+            seen.insert(t.taskId);
+            QCOMPARE(t.metricName, QStringLiteral("cpu_usage")); // the payload came with the claim
+        }
+        for (int i = 0; i < std::max(ta.size(), tb.size()); ++i) {
+            if (i < ta.size())
+                QVERIFY(outcome(a, eventOutcome(a, ta[i], QStringLiteral("node-a/w0"))));
+            if (i < tb.size())
+                QVERIFY(outcome(b, eventOutcome(b, tb[i], QStringLiteral("node-b/w0"))));
+        }
+        QCOMPARE(scalar(path, QStringLiteral("SELECT count(*) FROM actions")), 1);
+        QCOMPARE(scalar(path, QStringLiteral("SELECT count(*) FROM tasks WHERE kind='event' AND status='done'")), 41);
+        // Audit entries from both nodes form one unbroken chain.
+        b.submitAudit(QStringLiteral("test"), QStringLiteral("note"), QStringLiteral("b"), {});
+        a.submitAudit(QStringLiteral("test"), QStringLiteral("note"), QStringLiteral("a"), {});
+        b.submitAudit(QStringLiteral("test"), QStringLiteral("note"), QStringLiteral("b2"), {});
+        QTRY_COMPARE(scalar(path, QStringLiteral("SELECT count(*) FROM audit_log WHERE kind='note'")), 3);
+        const audit::VerifyResult v = verifyAudit(path);
+        QVERIFY2(v.ok, qPrintable(v.problem));
+        QCOMPARE(v.entries, 4); // action_triggered + 3 notes
+        // The queue depth each node reports is the database's, not its own share.
+        QTRY_COMPARE_WITH_TIMEOUT(a.snapshot().ready, 1, 5000); // the action task
+        QTRY_COMPARE_WITH_TIMEOUT(b.snapshot().ready, 1, 5000);
+        QCOMPARE(b.snapshot().done, 41);
+        a.close();
+        b.close();
+    }
+
+    void survivingNodeRescuesADeadNodesLeases()
+    {
+        if (!m_pg)
+            QSKIP("PostgreSQL only: several nodes need a shared server");
+        const QString path = freshPath();
+        ServerConfig ca = config(), cb = config();
+        ca.nodeId = QStringLiteral("node-a");
+        cb.nodeId = QStringLiteral("node-b");
+        ca.leaseSeconds = cb.leaseSeconds = 1;
+        MetricsRegistry mb;
+        Writer b(cb, mb);
+        QString error;
+        QVERIFY2(b.open(path, &error), qPrintable(error));
+        {
+            MetricsRegistry ma;
+            Writer a(ca, ma);
+            QVERIFY2(a.open(path, &error), qPrintable(error));
+            int n = 0;
+            for (int i = 0; i < 5; ++i)
+                a.submitIngest(event(QStringLiteral("memory_usage"), 1), [&](const IngestResult &) { ++n; });
+            QTRY_COMPARE(n, 5);
+            QCOMPARE(claim(a, QStringLiteral("node-a/w0"), 10).size(), 5);
+            // a dies: destroyed without close(), its leases stay in the database.
+        }
+        QTRY_COMPARE_WITH_TIMEOUT(b.snapshot().rescued, 5, 10000);
+        QCOMPARE(mb.counterTotal("queue_rescued_total"), 5u);
+        const QList<TaskItem> again = claim(b, QStringLiteral("node-b/w0"), 10);
+        QCOMPARE(again.size(), 5);
+        for (const TaskItem &t : again)
+            QCOMPARE(t.attempts, 2);
+        b.close();
     }
 };
 

@@ -1,6 +1,7 @@
 #include "auditapi.h"
 
 #include "audit.h"
+#include "database.h"
 #include "http/router.h"
 #include "reader.h"
 #include "util.h"
@@ -81,9 +82,12 @@ void registerAuditRoutes(Router &router, Reader &reader)
                 }
                 if (!f.text.isEmpty()) {
                     // SQLite's lower() folds ASCII only; the needle is folded the same way.
-                    sql += QStringLiteral(
-                        " AND instr(lower(actor || char(10) || kind || char(10) || subject || char(10) || "
-                        "details), lower(?)) > 0");
+                    const SqlDialect dialect = database::dialectOf(db);
+                    const QString nl = sqldialect::newline(dialect);
+                    sql += QStringLiteral(" AND ")
+                        + sqldialect::containsFolded(
+                            dialect, QStringLiteral("actor") + nl + QStringLiteral("kind") + nl
+                                + QStringLiteral("subject") + nl + QStringLiteral("details"));
                     binds << f.text;
                 }
                 sql += QStringLiteral(" ORDER BY seq DESC LIMIT ?");
