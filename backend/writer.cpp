@@ -12,6 +12,7 @@
 #include <QJsonDocument>
 #include <QSqlDriver>
 #include <QSqlError>
+#include <QSqlField>
 #include <QSqlQuery>
 #include <QSet>
 #include <QThread>
@@ -41,7 +42,8 @@ void bindOwnLeases(QSqlQuery &q, const QString &nodeId)
 struct Writer::Statements
 {
     explicit Statements(const QSqlDatabase &db)
-        : insertEvent(db)
+        : connection(db)
+        , insertEvent(db)
         , findKey(db)
         , insertTask(db)
         , claim(db)
@@ -49,7 +51,20 @@ struct Writer::Statements
         , loadAction(db)
         , finishEvents(db)
     { }
+    QSqlDatabase connection;
     QSqlQuery insertEvent, findKey, insertTask, claim, loadEvent, loadAction, finishEvents;
+    // Every other statement of the per-task paths, prepared on first use. On QPSQL a prepare() is
+    // a round trip of its own (PREPARE … / DEALLOCATE), so preparing once matters there.
+    QHash<QString, QSqlQuery> cache;
+    QSqlQuery &cached(const QString &sql)
+    {
+        auto it = cache.find(sql);
+        if (it == cache.end()) {
+            it = cache.insert(sql, QSqlQuery(connection));
+            it->prepare(sql);
+        }
+        return *it;
+    }
 
     bool prepare(SqlDialect dialect, QString *error)
     {
@@ -509,6 +524,16 @@ bool Writer::applyBatch(std::vector<Op> &batch)
         return sqlFail(QStringLiteral("begin"), begin.lastError().text());
     }
     bool ok = true;
+    // PostgreSQL: a transaction that will touch the shared state takes its lock before any row
+    // lock. A claim may keep a row lock on a task another node has just leased (SKIP LOCKED
+    // locks the newest row version before re-checking it); waiting for the shared lock while
+    // holding such a lock, against a node that holds the shared lock and finishes that task,
+    // would be a deadlock.
+    if (isPostgres() && needsSharedState(batch) && !lockSharedState()) {
+        conn.rollback();
+        m_commitFailures->inc();
+        return false;
+    }
     qint64 accepted = 0;
     qint64 actionsCreated = 0;
     const qint64 actionsBefore = m_work.actions;
@@ -725,6 +750,9 @@ bool Writer::apply(OutcomeOp &op)
         while (done.next())
             finished.insert(done.value(0).toLongLong());
         done.finish(); // RETURNING
+        // PostgreSQL: the policy states these events advance, read in one statement.
+        if (isPostgres() && !preloadPolicyStates(op.outcomes, finished))
+            return false;
         const qint64 n = finished.size();
         m_work.leased -= n;
         m_work.done += n;
@@ -737,6 +765,49 @@ bool Writer::apply(OutcomeOp &op)
     for (const TaskOutcome &o : op.outcomes)
         if (o.kind != QLatin1String("event") && !applyActionOutcome(o, now))
             return false;
+    return true;
+}
+
+bool Writer::preloadPolicyStates(const QList<TaskOutcome> &outcomes, const QSet<qint64> &finished)
+{
+    // The (policy, source) states the batch's events will advance, read in one statement under the
+    // shared-state lock instead of one round trip per event (loadPolicyState then finds them loaded).
+    QSqlDatabase conn = db();
+    QStringList rows;
+    QList<QPair<qint64, QString>> keys;
+    const std::shared_ptr<const QList<Policy>> policies = m_policies;
+    for (const TaskOutcome &o : outcomes) {
+        if (o.kind != QLatin1String("event") || !finished.contains(o.taskId))
+            continue;
+        const QString source = o.source.isEmpty() ? QStringLiteral("") : o.source;
+        for (const Policy &p : *policies) {
+            const QPair<qint64, QString> key {p.id, source};
+            if (!p.enabled || p.metricName != o.metricName || m_policyStateLoaded.contains(key) || keys.contains(key))
+                continue;
+            QSqlField field(QStringLiteral("source"), QMetaType(QMetaType::QString));
+            field.setValue(source);
+            rows << QStringLiteral("(%1,%2)").arg(p.id).arg(conn.driver()->formatValue(field));
+            keys << key;
+        }
+    }
+    if (keys.isEmpty())
+        return true;
+    if (!lockSharedState())
+        return false;
+    QSqlQuery q(conn);
+    if (!q.exec(QStringLiteral("SELECT s.policy_id, s.source, s.streak, s.last_fired_at FROM policy_state s JOIN "
+                               "(VALUES %1) AS k(policy_id, source) ON s.policy_id = k.policy_id AND s.source = "
+                               "k.source")
+                    .arg(rows.join(QLatin1Char(',')))))
+        return sqlFail(QStringLiteral("read policy states"), q.lastError().text());
+    for (const auto &key : std::as_const(keys)) {
+        m_policyState.remove(key);
+        m_policyStateLoaded.insert(key);
+    }
+    while (q.next())
+        m_policyState.insert({q.value(0).toLongLong(), q.value(1).toString()},
+            PolicyState {q.value(2).toInt(), q.value(3).toLongLong()});
+    q.finish();
     return true;
 }
 
@@ -761,8 +832,7 @@ bool Writer::applyEventOutcome(const TaskOutcome &o, qint64 now)
         const PolicyState old = state;
         const bool fire = advance(p, state, breached, now);
         if (state.streak != old.streak || state.lastFiredMs != old.lastFiredMs) {
-            QSqlQuery st(conn);
-            st.prepare(
+            QSqlQuery &st = m_stmts->cached(
                 QStringLiteral("INSERT INTO policy_state (policy_id, source, streak, last_fired_at) VALUES (?,?,?,?) "
                                "ON CONFLICT (policy_id, source) DO UPDATE SET streak=excluded.streak, "
                                "last_fired_at=excluded.last_fired_at"));
@@ -776,8 +846,7 @@ bool Writer::applyEventOutcome(const TaskOutcome &o, qint64 now)
         if (!fire)
             continue;
         const QString key = QStringLiteral("action-%1-%2").arg(o.eventId).arg(p.id);
-        QSqlQuery ins(conn);
-        ins.prepare(QStringLiteral("INSERT INTO actions (event_id, policy_id, type, idempotency_key, status, attempts, "
+        QSqlQuery &ins = m_stmts->cached(QStringLiteral("INSERT INTO actions (event_id, policy_id, type, idempotency_key, status, attempts, "
                                    "created_at, updated_at) VALUES (?,?,?,?,'pending',0,?,?) ON CONFLICT DO NOTHING "
                                    "RETURNING id"));
         ins.addBindValue(o.eventId);
@@ -792,8 +861,7 @@ bool Writer::applyEventOutcome(const TaskOutcome &o, qint64 now)
             continue; // unique per event × policy
         const qint64 actionId = ins.value(0).toLongLong();
         ins.finish();
-        QSqlQuery task(conn);
-        task.prepare(
+        QSqlQuery &task = m_stmts->cached(
             QStringLiteral("INSERT INTO tasks (kind, ref_id, status, attempts, max_attempts, run_at, created_at) "
                            "VALUES ('action', ?, 'ready', 0, ?, ?, ?)"));
         task.addBindValue(actionId);
@@ -818,7 +886,6 @@ bool Writer::applyEventOutcome(const TaskOutcome &o, qint64 now)
 
 bool Writer::applyActionOutcome(const TaskOutcome &o, qint64 now)
 {
-    QSqlDatabase conn = db();
     RetryPolicy retry = m_config.retry;
     if (o.maxAttempts > 0)
         retry.maxAttempts = o.maxAttempts; // the task's own limit, as the reaper uses
@@ -829,8 +896,7 @@ bool Writer::applyActionOutcome(const TaskOutcome &o, qint64 now)
         const double u = Prng::hashUniform(m_jitterState, static_cast<quint64>(o.taskId * 31 + o.attempts));
         runAt = now + static_cast<qint64>(retryDelaySeconds(m_config.retry, o.attempts, u) * 1000.0);
     }
-    QSqlQuery task(conn);
-    task.prepare(QStringLiteral("UPDATE tasks SET status=?, run_at=?, lease_until=NULL, leased_by=NULL, last_error=?, "
+    QSqlQuery &task = m_stmts->cached(QStringLiteral("UPDATE tasks SET status=?, run_at=?, lease_until=NULL, leased_by=NULL, last_error=?, "
                                 "finished_at=? WHERE id=? AND status='leased' AND leased_by=? AND attempts=?"));
     task.addBindValue(newStatus);
     task.addBindValue(runAt);
@@ -847,8 +913,7 @@ bool Writer::applyActionOutcome(const TaskOutcome &o, qint64 now)
     const QString actionStatus = o.success ? QStringLiteral("succeeded")
         : dead                             ? QStringLiteral("dead")
                                            : QStringLiteral("retrying");
-    QSqlQuery act(conn);
-    act.prepare(
+    QSqlQuery &act = m_stmts->cached(
         QStringLiteral("UPDATE actions SET status=?, attempts=?, result=?, updated_at=?, finished_at=? WHERE id=?"));
     act.addBindValue(actionStatus);
     act.addBindValue(o.attempts);
@@ -859,8 +924,7 @@ bool Writer::applyActionOutcome(const TaskOutcome &o, qint64 now)
     act.addBindValue(o.actionId);
     if (!act.exec())
         return sqlFail(QStringLiteral("update action"), act.lastError().text());
-    QSqlQuery attempt(conn);
-    attempt.prepare(
+    QSqlQuery &attempt = m_stmts->cached(
         QStringLiteral("INSERT INTO action_attempts (action_id, attempt, outcome, error, duration_ms, finished_at, "
                        "node) VALUES (?,?,?,?,?,?,?) ON CONFLICT DO NOTHING"));
     attempt.addBindValue(o.actionId);
@@ -925,6 +989,25 @@ bool Writer::apply(ReleaseOp &op)
     return true;
 }
 
+bool Writer::needsSharedState(const std::vector<Op> &batch) const
+{
+    const std::shared_ptr<const QList<Policy>> policies = m_policies;
+    for (const Op &op : batch) {
+        if (std::holds_alternative<AuditOp>(op))
+            return true;
+        if (const auto *out = std::get_if<OutcomeOp>(&op)) {
+            for (const TaskOutcome &o : out->outcomes) {
+                if (o.kind != QLatin1String("event"))
+                    return true; // action outcomes append audit entries
+                for (const Policy &p : *policies)
+                    if (p.enabled && p.metricName == o.metricName)
+                        return true;
+            }
+        }
+    }
+    return false;
+}
+
 bool Writer::lockSharedState()
 {
     if (!isPostgres() || m_sharedLocked)
@@ -958,8 +1041,8 @@ bool Writer::loadPolicyState(qint64 policyId, const QString &source)
     // Under the shared-state lock, so the for_count streak and cooldown see every node's firings.
     if (!lockSharedState())
         return false;
-    QSqlQuery q(db());
-    q.prepare(QStringLiteral("SELECT streak, last_fired_at FROM policy_state WHERE policy_id = ? AND source = ?"));
+    QSqlQuery &q = m_stmts->cached(
+        QStringLiteral("SELECT streak, last_fired_at FROM policy_state WHERE policy_id = ? AND source = ?"));
     q.addBindValue(policyId);
     q.addBindValue(source);
     if (!q.exec())
@@ -1022,9 +1105,8 @@ bool Writer::appendAudit(const QString &actor, const QString &kind, const QStrin
     const qint64 ts = wallNowMs();
     const QString detailsJson = compactJson(details);
     const QByteArray hash = audit::entryHash(m_auditHead, seq, ts, actor, kind, subject, details);
-    QSqlQuery q(db());
-    q.prepare(QStringLiteral("INSERT INTO audit_log (seq, ts, actor, kind, subject, details, prev_hash, hash) VALUES "
-                             "(?,?,?,?,?,?,?,?)"));
+    QSqlQuery &q = m_stmts->cached(QStringLiteral(
+        "INSERT INTO audit_log (seq, ts, actor, kind, subject, details, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?)"));
     q.addBindValue(seq);
     q.addBindValue(ts);
     q.addBindValue(actor);

@@ -288,6 +288,7 @@ private:
     bool applyDeadLetter(AdminOp &op, qint64 now);
     bool applyPause(AdminOp &op, qint64 now);
     bool applyEventOutcome(const TaskOutcome &o, qint64 now);
+    bool preloadPolicyStates(const QList<TaskOutcome> &outcomes, const QSet<qint64> &finished);
     bool applyActionOutcome(const TaskOutcome &o, qint64 now);
     bool appendAudit(const QString &actor, const QString &kind, const QString &subject, const QJsonObject &details);
     // PostgreSQL: what other nodes also write (audit chain head, policy state) is serialised across
@@ -295,6 +296,7 @@ private:
     // chain head is then re-read from the database. A no-op on SQLite (the lock file makes this
     // writer the only one).
     bool lockSharedState();
+    bool needsSharedState(const std::vector<Op> &batch) const;
     bool loadPolicyState(qint64 policyId, const QString &source);
     bool notifyNewTasks();
     void refreshCountsFromDatabase();
