@@ -3,7 +3,7 @@
 # the nodes together, and measure how fast they drain the queue (tasks/s). The rate comes from the
 # database itself: N / (last finished_at - first finished_at), so start-up and polling do not count.
 #
-#   bench/queue/pg-burndown.sh build/ci/app/vigil [nodes=2] [tasks=100000] [metric=bench_metric]
+#   bench/pg-burndown.sh build/ci/app/vigil [nodes=2] [tasks=100000] [metric=bench_metric]
 #
 # metric: bench_metric matches no policy (the queue alone); cpu_usage matches the default policy
 # (each outcome also reads the policy state under the cross-node lock; values stay below the threshold).
@@ -15,7 +15,7 @@ NODES=${2:-2}
 TASKS=${3:-100000}
 METRIC=${4:-bench_metric}
 HERE="$(cd "$(dirname "$0")" && pwd)"
-ROOT="$HERE/../.."
+ROOT="$HERE/.."
 
 stop_server=""
 if [[ -z "${VIGIL_TEST_PG_URL:-}" ]]; then
