@@ -993,8 +993,8 @@ bool Writer::needsSharedState(const std::vector<Op> &batch) const
 {
     const std::shared_ptr<const QList<Policy>> policies = m_policies;
     for (const Op &op : batch) {
-        if (std::holds_alternative<AuditOp>(op))
-            return true;
+        if (std::holds_alternative<AuditOp>(op) || std::holds_alternative<AdminOp>(op))
+            return true; // both append audit entries
         if (const auto *out = std::get_if<OutcomeOp>(&op)) {
             for (const TaskOutcome &o : out->outcomes) {
                 if (o.kind != QLatin1String("event"))
@@ -1089,9 +1089,13 @@ void Writer::refreshCountsFromDatabase()
     s.enqueued = s.ready + s.leased + s.done + s.dead;
     s.completed = s.done;
     s.deadLettered = s.dead;
-    if (q.exec(QStringLiteral("SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM actions)")) && q.next()) {
+    // Pause/resume on any node holds for all of them (queue_settings is shared).
+    if (q.exec(QStringLiteral("SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM actions), "
+                              "(SELECT count(*) FROM queue_settings WHERE name = 'paused' AND value = '1')"))
+        && q.next()) {
         s.events = q.value(0).toLongLong();
         s.actions = q.value(1).toLongLong();
+        s.paused = q.value(2).toLongLong() > 0;
     }
     q.finish();
     m_work = s;

@@ -4,6 +4,8 @@
 // thread inside the open group-commit transaction; callbacks run after the commit.
 #include "writer.h"
 
+#include "sqldialect.h"
+
 #include "logger.h"
 #include "util.h"
 
@@ -15,7 +17,8 @@
 namespace vigil {
 
 namespace {
-// A list of ids as one bound JSON array, expanded by SQLite's json_each: one statement per batch
+// A list of ids as one bound JSON array, expanded by json_each (SQLite) or json_array_elements_text
+// (PostgreSQL, sqldialect::idsFromJson): one statement per batch
 // whatever its size (no statement text that grows with the batch, no per-row round trips).
 QString idArray(const QList<qint64> &ids)
 {
@@ -70,7 +73,7 @@ bool Writer::apply(HeartbeatOp &op)
     QSqlQuery q(db());
     // Only leases this worker still holds: one the reaper already gave away stays given away.
     q.prepare(QStringLiteral("UPDATE tasks SET lease_until = ? WHERE status = 'leased' AND leased_by = ? AND id IN "
-                             "(SELECT value FROM json_each(?))"));
+                             "(%1)").arg(sqldialect::idsFromJson(m_dialect)));
     q.addBindValue(wallNowMs() + m_config.leaseSeconds * 1000LL);
     q.addBindValue(op.workerId);
     q.addBindValue(idArray(op.taskIds));
@@ -196,12 +199,12 @@ bool Writer::applyDeadLetter(AdminOp &op, qint64 now)
             // action_attempts, and the task is claimable at once.
             q.prepare(QStringLiteral(
                 "UPDATE tasks SET status = 'ready', max_attempts = attempts + ?, run_at = ?, lease_until = NULL, "
-                "leased_by = NULL, finished_at = NULL WHERE status = 'dead' AND id IN (SELECT value FROM json_each(?))"));
+                "leased_by = NULL, finished_at = NULL WHERE status = 'dead' AND id IN (%1)").arg(sqldialect::idsFromJson(m_dialect)));
             q.addBindValue(m_config.retry.maxAttempts);
             q.addBindValue(now);
         } else {
             q.prepare(
-                QStringLiteral("DELETE FROM tasks WHERE status = 'dead' AND id IN (SELECT value FROM json_each(?))"));
+                QStringLiteral("DELETE FROM tasks WHERE status = 'dead' AND id IN (%1)").arg(sqldialect::idsFromJson(m_dialect)));
         }
         q.addBindValue(idArray(ids));
         if (!q.exec())
@@ -210,7 +213,7 @@ bool Writer::applyDeadLetter(AdminOp &op, qint64 now)
         if (!actionIds.isEmpty()) {
             QSqlQuery act(conn);
             act.prepare(QStringLiteral("UPDATE actions SET status = ?, updated_at = ?, finished_at = ? "
-                                       "WHERE id IN (SELECT value FROM json_each(?))"));
+                                       "WHERE id IN (%1)").arg(sqldialect::idsFromJson(m_dialect)));
             act.addBindValue(retry ? QStringLiteral("retrying") : QStringLiteral("discarded"));
             act.addBindValue(now);
             act.addBindValue(retry ? QVariant(QMetaType(QMetaType::LongLong)) : QVariant(now));

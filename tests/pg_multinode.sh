@@ -117,6 +117,11 @@ actions=$(sql "SELECT count(*) FROM actions")
 twice=$(sql "SELECT count(*) FROM actions a WHERE (SELECT count(*) FROM action_attempts x
              WHERE x.action_id = a.id AND x.outcome = 'success') <> 1")
 [[ "$twice" == 0 ]] || fail "$twice actions were not executed exactly once"
+# The effect ledger (actions.executions, written before the remediator acts): redeliveries after the
+# kill (deliveries > 1) were refused a second effect.
+ledger=$(sql "SELECT count(*) FROM actions WHERE executions <> 1")
+[[ "$ledger" == 0 ]] || fail "$ledger actions have an effect count other than 1"
+redelivered=$(sql "SELECT count(*) FROM actions WHERE deliveries > 1")
 
 # 4. The killed node's leases were rescued by the survivor and finished there.
 ids=$(paste -sd, "$work/killed-leases")
@@ -143,6 +148,7 @@ grep -q 'postgresql://.*:\*\*\*@' "$work/node-b.out" || fail "node-b should name
 kill -TERM "$b_pid"
 wait "$b_pid" || fail "node-b did not exit cleanly"
 
-echo "OK: $EVENTS events acknowledged over 2 nodes, $actions actions each executed once, $killed leases of the" \
+echo "OK: $EVENTS events acknowledged over 2 nodes, $actions actions each executed once ($redelivered redelivered)," \
+    "$killed leases of the" \
     "killed node rescued (node-b counted $rescued rescues), actions by node-a $a_done / node-b $b_done," \
     "audit $(cat "$work/verify")"
