@@ -48,7 +48,9 @@ psql "$base" -qAtc "CREATE DATABASE $db" >/dev/null
 
 start_node() { # name -> sets node_url, node_pid
     local name=$1
+    # The client sends as fast as it can from one address: the per-address ingest limit is off.
     "$VIGIL" --headless --port 0 --db "$url" --node-id "$name" --workers 2 --lease-seconds "$LEASE" \
+        --rate-limit-ingest 0 \
         --remediator-latency-ms 100 --remediator-failure-rate 0.02 --remediator-timeout-ms 1000 \
         --retry-base 0.1 --retry-cap 0.5 --log-format json --log-file "$work/$name.log" \
         >"$work/$name.out" 2>"$work/$name.err" &
