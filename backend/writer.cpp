@@ -289,26 +289,8 @@ bool Writer::loadState(QString *error)
     m_work = s;
 
     QList<Policy> policies;
-    if (!q.exec(QStringLiteral(
-            "SELECT id, name, metric_name, op, threshold, for_count, cooldown_s, action, params, enabled "
-            "FROM policies ORDER BY id"))) {
-        *error = q.lastError().text();
+    if (!readPolicies(&policies, &m_policiesVersion, error))
         return false;
-    }
-    while (q.next()) {
-        Policy p;
-        p.id = q.value(0).toLongLong();
-        p.name = q.value(1).toString();
-        p.metricName = q.value(2).toString();
-        parseCompareOp(q.value(3).toString(), &p.op);
-        p.threshold = q.value(4).toDouble();
-        p.forCount = q.value(5).toInt();
-        p.cooldownSeconds = q.value(6).toInt();
-        p.action = q.value(7).toString();
-        p.params = QJsonDocument::fromJson(q.value(8).toString().toUtf8()).object();
-        p.enabled = q.value(9).toInt() != 0;
-        policies.append(p);
-    }
     if (!q.exec(QStringLiteral("SELECT policy_id, source, streak, last_fired_at FROM policy_state"))) {
         *error = q.lastError().text();
         return false;
@@ -513,6 +495,7 @@ bool Writer::applyBatch(std::vector<Op> &batch)
     const qint64 auditSeqBefore = m_auditSeq;
     const bool newReadyBefore = m_newReadyTasks;
     const auto policiesBefore = m_workPolicies;
+    const QString policiesVersionBefore = m_policiesVersion;
 
     QSqlQuery begin(conn);
     // SQLite: IMMEDIATE takes the write lock now; a deferred BEGIN that upgrades fails with
@@ -559,6 +542,7 @@ bool Writer::applyBatch(std::vector<Op> &batch)
         m_auditSeq = auditSeqBefore;
         m_newReadyTasks = newReadyBefore;
         m_workPolicies = policiesBefore;
+        m_policiesVersion = policiesVersionBefore;
         m_delta = {};
         m_commitFailures->inc();
         {
@@ -1028,7 +1012,9 @@ bool Writer::lockSharedState()
     }
     q.finish();
     m_sharedLocked = true;
-    return true;
+    // Policy edits of other nodes committed before this lock: this transaction evaluates and edits with them.
+    bool changed = false;
+    return syncPolicies(&changed);
 }
 
 bool Writer::loadPolicyState(qint64 policyId, const QString &source)
@@ -1053,6 +1039,63 @@ bool Writer::loadPolicyState(qint64 policyId, const QString &source)
         m_policyState.remove(key);
     q.finish();
     m_policyStateLoaded.insert(key);
+    return true;
+}
+
+bool Writer::readPolicies(QList<Policy> *out, QString *version, QString *error)
+{
+    QSqlQuery q(db());
+    if (!q.exec(QStringLiteral("SELECT value FROM queue_settings WHERE name = 'policies_version'"))) {
+        *error = q.lastError().text();
+        return false;
+    }
+    *version = q.next() ? q.value(0).toString() : QString();
+    q.finish();
+    if (!q.exec(QStringLiteral(
+            "SELECT id, name, metric_name, op, threshold, for_count, cooldown_s, action, params, enabled "
+            "FROM policies ORDER BY id"))) {
+        *error = q.lastError().text();
+        return false;
+    }
+    out->clear();
+    while (q.next()) {
+        Policy p;
+        p.id = q.value(0).toLongLong();
+        p.name = q.value(1).toString();
+        p.metricName = q.value(2).toString();
+        parseCompareOp(q.value(3).toString(), &p.op);
+        p.threshold = q.value(4).toDouble();
+        p.forCount = q.value(5).toInt();
+        p.cooldownSeconds = q.value(6).toInt();
+        p.action = q.value(7).toString();
+        p.params = QJsonDocument::fromJson(q.value(8).toString().toUtf8()).object();
+        p.enabled = q.value(9).toInt() != 0;
+        out->append(p);
+    }
+    q.finish();
+    return true;
+}
+
+bool Writer::syncPolicies(bool *changed)
+{
+    *changed = false;
+    if (!isPostgres())
+        return true; // SQLite: this writer makes every edit, its working set is the table
+    QSqlQuery q(db());
+    if (!q.exec(QStringLiteral("SELECT value FROM queue_settings WHERE name = 'policies_version'")))
+        return sqlFail(QStringLiteral("policies version"), q.lastError().text());
+    const QString version = q.next() ? q.value(0).toString() : QString();
+    q.finish();
+    if (version == m_policiesVersion)
+        return true;
+    // Another node edited the policies: take the table's set (the streaks and cooldowns are read per
+    // transaction anyway, see loadPolicyState).
+    QList<Policy> policies;
+    QString error;
+    if (!readPolicies(&policies, &m_policiesVersion, &error))
+        return sqlFail(QStringLiteral("reload policies"), error);
+    setWorkPolicies(std::move(policies));
+    *changed = true;
     return true;
 }
 
@@ -1193,8 +1236,16 @@ void Writer::housekeeping()
         m_work.scheduled = n;
     }
     scheduled.finish();
-    if (isPostgres())
+    if (isPostgres()) {
         refreshCountsFromDatabase();
+        // Policy edits made through other nodes reach this node's workers within a second (sooner when a
+        // transaction of this node takes the shared-state lock first).
+        bool changed = false;
+        if (syncPolicies(&changed) && changed) {
+            QMutexLocker lock(&m_stateMutex);
+            m_policies = m_workPolicies;
+        }
+    }
     publish();
     if (m_newReadyTasks) {
         m_newReadyTasks = false;

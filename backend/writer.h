@@ -298,6 +298,11 @@ private:
     bool lockSharedState();
     bool needsSharedState(const std::vector<Op> &batch) const;
     bool loadPolicyState(qint64 policyId, const QString &source);
+    // The policies table and its version token (queue_settings 'policies_version', replaced by every edit).
+    bool readPolicies(QList<Policy> *out, QString *version, QString *error);
+    // PostgreSQL: re-reads the policies when another node's edit changed the version; a no-op on SQLite.
+    bool syncPolicies(bool *changed);
+    bool markPoliciesChanged();
     bool notifyNewTasks();
     void refreshCountsFromDatabase();
     bool isPostgres() const { return m_dialect == SqlDialect::Postgres; }
@@ -339,6 +344,7 @@ private:
     QueueSnapshot m_state;
     std::shared_ptr<const QList<Policy>> m_policies; // published: what workers evaluate with (m_stateMutex)
     std::shared_ptr<const QList<Policy>> m_workPolicies; // writer thread: the set of the open transaction
+    QString m_policiesVersion; // writer thread: the version token m_workPolicies was read at
     QHash<QPair<qint64, QString>, PolicyState> m_policyState;
     QByteArray m_auditHead = QByteArray(64, '0'); // hash of the last audit entry (audit::kGenesis)
     qint64 m_auditSeq = 0;

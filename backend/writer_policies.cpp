@@ -10,6 +10,7 @@
 #include <QJsonDocument>
 #include <QSqlError>
 #include <QSqlQuery>
+#include <QUuid>
 
 #include <algorithm>
 
@@ -94,9 +95,26 @@ bool Writer::nameTaken(const QString &name, qint64 exceptId, bool *taken)
     return true;
 }
 
+bool Writer::markPoliciesChanged()
+{
+    // A new token, not a counter: nodes only compare it with the one they read.
+    m_policiesVersion = QUuid::createUuid().toString(QUuid::WithoutBraces);
+    QSqlQuery q(db());
+    q.prepare(QStringLiteral("INSERT INTO queue_settings (name, value) VALUES ('policies_version', ?) "
+                             "ON CONFLICT (name) DO UPDATE SET value = excluded.value"));
+    q.addBindValue(m_policiesVersion);
+    if (!q.exec())
+        return sqlFail(QStringLiteral("policies version"), q.lastError().text());
+    return true;
+}
+
 bool Writer::apply(PolicyOp &op)
 {
     const qint64 now = wallNowMs();
+    // PostgreSQL: edits on several nodes take turns (name check, id choice and write in one critical section),
+    // starting from the table's current set.
+    if (!lockSharedState())
+        return false;
     switch (op.kind) {
     case PolicyOp::Kind::Create:
         return applyPolicyCreate(op, now);
@@ -123,13 +141,14 @@ bool Writer::applyPolicyCreate(PolicyOp &op, qint64 now)
     // Ids are never reused: SQLite hands out max(id) + 1 again after a delete, and "policy/5" in the audit trail
     // would then name two policies. The highest id ever assigned is kept with the queue's settings.
     QSqlDatabase conn = db();
+    // Two scalars compared here: SQLite's two-argument max() is GREATEST() on PostgreSQL.
     QSqlQuery next(conn);
     if (!next.exec(QStringLiteral(
-            "SELECT max(coalesce((SELECT max(id) FROM policies), 0), coalesce((SELECT CAST(value AS INTEGER) FROM "
-            "queue_settings WHERE name = 'policy_id_high_water'), 0)) + 1"))
+            "SELECT (SELECT coalesce(max(id), 0) FROM policies), (SELECT coalesce(max(CAST(value AS INTEGER)), 0) "
+            "FROM queue_settings WHERE name = 'policy_id_high_water')"))
         || !next.next())
         return sqlFail(QStringLiteral("next policy id"), next.lastError().text());
-    p.id = next.value(0).toLongLong();
+    p.id = std::max(next.value(0).toLongLong(), next.value(1).toLongLong()) + 1;
     next.finish();
     QSqlQuery q(conn);
     q.prepare(QStringLiteral(
@@ -150,6 +169,8 @@ bool Writer::applyPolicyCreate(PolicyOp &op, qint64 now)
     QList<Policy> policies = *m_workPolicies;
     policies.append(p);
     setWorkPolicies(std::move(policies));
+    if (!markPoliciesChanged())
+        return false;
     op.result.status = PolicyResult::Status::Ok;
     op.result.policy = p;
     op.result.createdAtMs = now;
@@ -215,6 +236,8 @@ bool Writer::applyPolicyUpdate(PolicyOp &op, qint64 now)
     }
     *it = after;
     setWorkPolicies(std::move(policies));
+    if (!markPoliciesChanged())
+        return false;
     op.result.status = PolicyResult::Status::Ok;
     op.result.policy = after;
     op.result.createdAtMs = createdAt;
@@ -266,6 +289,8 @@ bool Writer::applyPolicyDelete(PolicyOp &op)
         s = s.key().first == op.id ? m_policyState.erase(s) : std::next(s);
     policies.erase(it);
     setWorkPolicies(std::move(policies));
+    if (!markPoliciesChanged())
+        return false;
     op.result.status = PolicyResult::Status::Ok;
     return appendAudit(op.who.actor, QStringLiteral("policy_deleted"), QStringLiteral("policy/%1").arg(op.id),
         {{QStringLiteral("remote_address"), op.who.remoteAddress}, {QStringLiteral("before"), policyToJson(before)}});

@@ -918,6 +918,72 @@ private slots:
         b.close();
     }
 
+    void policyEditsReachTheOtherNode()
+    {
+        if (!m_pg)
+            QSKIP("PostgreSQL only: several nodes need a shared server");
+        const QString path = freshPath();
+        MetricsRegistry ma, mb;
+        ServerConfig ca = config(), cb = config();
+        ca.nodeId = QStringLiteral("node-a");
+        cb.nodeId = QStringLiteral("node-b");
+        Writer a(ca, ma), b(cb, mb);
+        QString error;
+        QVERIFY2(a.open(path, &error), qPrintable(error));
+        QVERIFY2(b.open(path, &error), qPrintable(error));
+        const AuditActor who {QStringLiteral("test"), QStringLiteral("127.0.0.1")};
+        auto make = [](const QString &name) {
+            Policy p;
+            p.name = name;
+            p.metricName = QStringLiteral("queue_lag");
+            p.op = CompareOp::Gt;
+            p.threshold = 100;
+            p.forCount = 1;
+            p.cooldownSeconds = 0;
+            p.action = QStringLiteral("restart_service");
+            p.enabled = true;
+            return p;
+        };
+        // Created on both nodes in the same moment: distinct ids, and each node's set has both.
+        PolicyResult ra, rb;
+        a.submitPolicyCreate(make(QStringLiteral("lag-a")), who, [&](PolicyResult r) { ra = r; });
+        b.submitPolicyCreate(make(QStringLiteral("lag-b")), who, [&](PolicyResult r) { rb = r; });
+        QTRY_COMPARE_WITH_TIMEOUT(ra.status, PolicyResult::Status::Ok, 10000);
+        QTRY_COMPARE_WITH_TIMEOUT(rb.status, PolicyResult::Status::Ok, 10000);
+        QVERIFY(ra.policy.id != rb.policy.id);
+        QCOMPARE(scalar(path, QStringLiteral("SELECT count(*) FROM policies")), 6);
+        auto has = [](const Writer &w, const QString &name, double threshold) {
+            const auto set = w.policies();
+            return std::any_of(set->cbegin(), set->cend(),
+                [&](const Policy &p) { return p.name == name && p.threshold == threshold; });
+        };
+        QTRY_VERIFY_WITH_TIMEOUT(has(a, QStringLiteral("lag-b"), 100) && has(b, QStringLiteral("lag-a"), 100), 10000);
+        // A name taken on the other node is a duplicate here too.
+        PolicyResult dup;
+        b.submitPolicyCreate(make(QStringLiteral("lag-a")), who, [&](PolicyResult r) { dup = r; });
+        QTRY_COMPARE_WITH_TIMEOUT(dup.status, PolicyResult::Status::DuplicateName, 10000);
+        // An edit through b of a's policy reaches a's workers.
+        PolicyResult patched;
+        b.submitPolicyPatch(ra.policy.id, QJsonObject {{QStringLiteral("threshold"), 250}}, who,
+            [&](PolicyResult r) { patched = r; });
+        QTRY_COMPARE_WITH_TIMEOUT(patched.status, PolicyResult::Status::Ok, 10000);
+        QTRY_VERIFY_WITH_TIMEOUT(has(a, QStringLiteral("lag-a"), 250), 10000);
+        // A delete through a disappears from b's set.
+        PolicyResult deleted;
+        a.submitPolicyDelete(rb.policy.id, who, [&](PolicyResult r) { deleted = r; });
+        QTRY_COMPARE_WITH_TIMEOUT(deleted.status, PolicyResult::Status::Ok, 10000);
+        QTRY_VERIFY_WITH_TIMEOUT(!has(b, QStringLiteral("lag-b"), 100), 10000);
+        // Ids are not reused across nodes either.
+        PolicyResult again;
+        b.submitPolicyCreate(make(QStringLiteral("lag-c")), who, [&](PolicyResult r) { again = r; });
+        QTRY_COMPARE_WITH_TIMEOUT(again.status, PolicyResult::Status::Ok, 10000);
+        QVERIFY(again.policy.id > std::max(ra.policy.id, rb.policy.id));
+        const audit::VerifyResult v = verifyAudit(path);
+        QVERIFY2(v.ok, qPrintable(v.problem));
+        a.close();
+        b.close();
+    }
+
     void survivingNodeRescuesADeadNodesLeases()
     {
         if (!m_pg)
