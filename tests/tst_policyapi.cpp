@@ -1,9 +1,11 @@
-// Policy editing over real HTTP against a real backend on port 0 and a temporary SQLite file: CRUD round trip,
+// Policy editing over real HTTP against a real backend on port 0 and a temporary SQLite file (or, as
+// tst_policyapi_pg, a fresh PostgreSQL database: see testdb.h): CRUD round trip,
 // the validation table, 404/405/409/415, the audit entries every edit writes (actor, remote address, before/after),
 // edits that take effect on the events ingested after them, and the audit chain still verifying. One writer-level
 // case proves that an event evaluated with the policy set from before an edit is judged by the new set.
 #include "backend.h"
 #include "metrics.h"
+#include "testdb.h"
 #include "writer.h"
 
 #include <QJsonArray>
@@ -24,7 +26,8 @@ class TestPolicyApi : public QObject
     Q_OBJECT
 
 private:
-    QTemporaryDir m_dir;
+    vigil::testing::TestDatabases m_dbs;
+    QString m_location; // the database the backend runs on (a PostgreSQL URL with its password)
     std::unique_ptr<Backend> m_backend;
     QNetworkAccessManager m_nam;
 
@@ -62,21 +65,7 @@ private:
         return call(verb, path, QJsonDocument(body).toJson(QJsonDocument::Compact));
     }
 
-    qint64 scalar(const QString &sql)
-    {
-        const QString name = QStringLiteral("probe");
-        qint64 v = -1;
-        {
-            QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), name);
-            db.setDatabaseName(m_backend->databasePath());
-            db.open();
-            QSqlQuery q(db);
-            if (q.exec(sql) && q.next())
-                v = q.value(0).toLongLong();
-        }
-        QSqlDatabase::removeDatabase(name);
-        return v;
-    }
+    qint64 scalar(const QString &sql) { return vigil::testing::TestDatabases::scalar(m_location, sql); }
     qint64 actionsOf(qint64 policyId)
     {
         return scalar(QStringLiteral("SELECT count(*) FROM actions WHERE policy_id = %1").arg(policyId));
@@ -124,10 +113,12 @@ private slots:
     void initTestCase()
     {
         QStandardPaths::setTestModeEnabled(true);
-        QVERIFY(m_dir.isValid());
+        if (const QString why = m_dbs.unavailable(); !why.isEmpty())
+            QSKIP(qPrintable(why));
         ServerConfig config;
         config.port = 0;
-        config.databasePath = m_dir.filePath(QStringLiteral("vigil.db"));
+        m_location = m_dbs.fresh(QStringLiteral("vigil"));
+        config.databasePath = m_location;
         config.remediator.latencyMs = 1;
         config.remediator.failureRate = 0;
         // Dozens of control calls a second: far above the default control limit, not what this test is about.
@@ -497,7 +488,7 @@ private slots:
         config.nodeId = QStringLiteral("stale");
         Writer w(config, metrics);
         QString error;
-        QVERIFY2(w.open(m_dir.filePath(QStringLiteral("stale.db")), &error), qPrintable(error));
+        QVERIFY2(w.open(m_dbs.fresh(QStringLiteral("stale")), &error), qPrintable(error));
         const qint64 cpu = w.policies()->at(0).id;
         QCOMPARE(w.policies()->at(0).metricName, QStringLiteral("cpu_usage"));
 

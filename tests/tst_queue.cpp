@@ -9,6 +9,7 @@
 #include "remediator.h"
 #include "worker.h"
 #include "writer.h"
+#include "testdb.h"
 
 #include <QSqlError>
 #include <QSqlQuery>
@@ -17,17 +18,15 @@
 #include <QtTest>
 
 using namespace vigil;
+using vigil::testing::TestDatabases;
 
 class TestQueue : public QObject
 {
     Q_OBJECT
 
 private:
-    QTemporaryDir m_dir;
-    int m_n = 0;
-    bool m_pg = qEnvironmentVariable("VIGIL_QUEUE_BACKEND") == QLatin1String("postgresql");
-    QString m_pgUrl = qEnvironmentVariable("VIGIL_TEST_PG_URL");
-    QStringList m_pgDatabases; // created by this run, dropped at the end
+    TestDatabases m_dbs;
+    bool m_pg = m_dbs.postgres();
 
     ServerConfig config()
     {
@@ -38,42 +37,7 @@ private:
         c.retry.maxAttempts = 3;
         return c;
     }
-    // A new, empty database: a SQLite file, or a PostgreSQL database created for this test.
-    QString freshPath()
-    {
-        ++m_n;
-        if (!m_pg)
-            return m_dir.filePath(QStringLiteral("q%1.db").arg(m_n));
-        const QString name = QStringLiteral("vigil_tq_%1_%2").arg(QCoreApplication::applicationPid()).arg(m_n);
-        if (!adminExec(QStringLiteral("CREATE DATABASE %1").arg(name)))
-            qFatal("cannot create a test database on the PostgreSQL server");
-        m_pgDatabases << name;
-        QUrl url(m_pgUrl);
-        url.setPath(QLatin1Char('/') + name);
-        return url.toString();
-    }
-
-    // Statements outside any test database (CREATE/DROP DATABASE) on the server's own database.
-    bool adminExec(const QString &sql)
-    {
-        bool ok = false;
-        {
-            DatabaseLocation where;
-            QString error;
-            if (!DatabaseLocation::parse(m_pgUrl, &where, &error)
-                || !database::openPostgres(where, QStringLiteral("admin"), &error)) {
-                qWarning("%s", qPrintable(error));
-            } else {
-                QSqlDatabase db = QSqlDatabase::database(QStringLiteral("admin"));
-                QSqlQuery q(db);
-                ok = q.exec(sql);
-                if (!ok)
-                    qWarning("%s: %s", qPrintable(sql), qPrintable(q.lastError().text()));
-            }
-        }
-        QSqlDatabase::removeDatabase(QStringLiteral("admin"));
-        return ok;
-    }
+    QString freshPath() { return m_dbs.fresh(QStringLiteral("q")); }
 
     static IngestEvent event(
         const QString &metric, double value, const QString &key = {}, const QString &source = QStringLiteral("host-1"))
@@ -112,26 +76,6 @@ private:
         return ok;
     }
 
-    // One number from a separate connection (a SQLite path or a PostgreSQL URL).
-    static qint64 scalar(const QString &location, const QString &sql)
-    {
-        const QString name = QStringLiteral("probe-%1").arg(qHash(sql));
-        qint64 v = -1;
-        {
-            DatabaseLocation where;
-            QString error;
-            if (!DatabaseLocation::parse(location, &where, &error)
-                || !database::open(where, name, Durability::Normal, &error))
-                qWarning("%s", qPrintable(error));
-            QSqlDatabase db = QSqlDatabase::database(name, false);
-            QSqlQuery q(db);
-            if (q.exec(sql) && q.next())
-                v = q.value(0).toLongLong();
-        }
-        QSqlDatabase::removeDatabase(name);
-        return v;
-    }
-
     // One breaching cpu_usage event, processed: leaves one ready action task.
     static void makeAction(Writer &w)
     {
@@ -165,21 +109,6 @@ private:
         return a;
     }
 
-    static audit::VerifyResult verifyAudit(const QString &location)
-    {
-        audit::VerifyResult r;
-        {
-            DatabaseLocation where;
-            QString error;
-            DatabaseLocation::parse(location, &where, &error);
-            database::open(where, QStringLiteral("verify"), Durability::Normal, &error);
-            QSqlDatabase db = QSqlDatabase::database(QStringLiteral("verify"), false);
-            r = audit::verify(db);
-        }
-        QSqlDatabase::removeDatabase(QStringLiteral("verify"));
-        return r;
-    }
-
     static TaskOutcome eventOutcome(Writer &w, const TaskItem &t, const QString &worker)
     {
         TaskOutcome o;
@@ -207,18 +136,10 @@ private:
 private slots:
     void initTestCase()
     {
-        QVERIFY(m_dir.isValid());
-        if (m_pg && m_pgUrl.isEmpty())
-            QSKIP("VIGIL_TEST_PG_URL is not set: no PostgreSQL server to test against (scripts/test.sh starts a "
-                  "throwaway one; or export VIGIL_TEST_PG_URL=postgresql://user:password@127.0.0.1:5432/postgres)");
+        if (const QString why = m_dbs.unavailable(); !why.isEmpty())
+            QSKIP(qPrintable(why));
         if (m_pg)
-            qInfo("queue tests on PostgreSQL (%s)", qPrintable(redactDatabaseUrl(m_pgUrl)));
-    }
-
-    void cleanupTestCase()
-    {
-        for (const QString &name : std::as_const(m_pgDatabases))
-            adminExec(QStringLiteral("DROP DATABASE IF EXISTS %1 WITH (FORCE)").arg(name));
+            qInfo("queue tests on PostgreSQL (%s)", qPrintable(m_dbs.serverUrl()));
     }
 
     void databaseUrls_data()
@@ -302,8 +223,8 @@ private slots:
         QTRY_COMPARE(later.status, IngestResult::Status::Duplicate);
         QCOMPARE(later.id, results[0].id);
         w.close();
-        QCOMPARE(scalar(path, QStringLiteral("SELECT count(*) FROM events")), 2);
-        QCOMPARE(scalar(path, QStringLiteral("SELECT count(*) FROM tasks WHERE kind='event'")), 2);
+        QCOMPARE(TestDatabases::scalar(path, QStringLiteral("SELECT count(*) FROM events")), 2);
+        QCOMPARE(TestDatabases::scalar(path, QStringLiteral("SELECT count(*) FROM tasks WHERE kind='event'")), 2);
     }
 
     void claimLeasesAndCarriesPayload()
@@ -375,12 +296,12 @@ private slots:
         QVERIFY(outcome(w, a));
         QCOMPARE(w.snapshot().done, 2);
         w.close();
-        QCOMPARE(scalar(path, QStringLiteral("SELECT count(*) FROM actions")), 1);
-        QCOMPARE(scalar(path, QStringLiteral("SELECT count(*) FROM actions WHERE status='succeeded'")), 1);
-        QCOMPARE(scalar(path, QStringLiteral("SELECT count(*) FROM audit_log WHERE kind='action_triggered'")), 1);
-        QCOMPARE(scalar(path, QStringLiteral("SELECT count(*) FROM audit_log WHERE kind='action_succeeded'")), 1);
+        QCOMPARE(TestDatabases::scalar(path, QStringLiteral("SELECT count(*) FROM actions")), 1);
+        QCOMPARE(TestDatabases::scalar(path, QStringLiteral("SELECT count(*) FROM actions WHERE status='succeeded'")), 1);
+        QCOMPARE(TestDatabases::scalar(path, QStringLiteral("SELECT count(*) FROM audit_log WHERE kind='action_triggered'")), 1);
+        QCOMPARE(TestDatabases::scalar(path, QStringLiteral("SELECT count(*) FROM audit_log WHERE kind='action_succeeded'")), 1);
         QCOMPARE(
-            scalar(path, QStringLiteral("SELECT max(seq) - min(seq) + 1 - count(*) FROM audit_log")), 0); // no gaps
+            TestDatabases::scalar(path, QStringLiteral("SELECT max(seq) - min(seq) + 1 - count(*) FROM audit_log")), 0); // no gaps
     }
 
     void eventWithoutSourceCanBreach()
@@ -460,10 +381,10 @@ private slots:
         QCOMPARE(w.snapshot().retried, 2);
         QCOMPARE(metrics.counterTotal("dead_letter_total"), 1u);
         w.close();
-        QCOMPARE(scalar(path, QStringLiteral("SELECT count(*) FROM tasks WHERE status='dead'")), 1);
-        QCOMPARE(scalar(path, QStringLiteral("SELECT count(*) FROM action_attempts")), 3);
-        QCOMPARE(scalar(path, QStringLiteral("SELECT count(*) FROM audit_log WHERE kind='action_dead_lettered'")), 1);
-        QCOMPARE(scalar(path, QStringLiteral("SELECT count(*) FROM actions WHERE status='dead'")), 1);
+        QCOMPARE(TestDatabases::scalar(path, QStringLiteral("SELECT count(*) FROM tasks WHERE status='dead'")), 1);
+        QCOMPARE(TestDatabases::scalar(path, QStringLiteral("SELECT count(*) FROM action_attempts")), 3);
+        QCOMPARE(TestDatabases::scalar(path, QStringLiteral("SELECT count(*) FROM audit_log WHERE kind='action_dead_lettered'")), 1);
+        QCOMPARE(TestDatabases::scalar(path, QStringLiteral("SELECT count(*) FROM actions WHERE status='dead'")), 1);
     }
 
     void expiredLeasesAreRescued()
@@ -520,7 +441,7 @@ private slots:
         w.submitIngest(event(QStringLiteral("cpu_usage"), 1), [&](const IngestResult &r) { next = r; });
         QTRY_COMPARE(next.status, IngestResult::Status::Created);
         w.close();
-        QCOMPARE(scalar(path, QStringLiteral("SELECT count(*) FROM events")), 1);
+        QCOMPARE(TestDatabases::scalar(path, QStringLiteral("SELECT count(*) FROM events")), 1);
     }
 
     void batchIngestIsOneOperationWithPerItemResults()
@@ -567,7 +488,7 @@ private slots:
         for (const IngestResult &r : results)
             QCOMPARE(r.status, IngestResult::Status::Failed);
         w.close();
-        QCOMPARE(scalar(path, QStringLiteral("SELECT count(*) FROM events")), 3);
+        QCOMPARE(TestDatabases::scalar(path, QStringLiteral("SELECT count(*) FROM events")), 3);
     }
 
     void heartbeatExtendsOnlyLeasesStillHeld()
@@ -633,9 +554,9 @@ private slots:
         worker.drain([&] { drained = true; });
         QTRY_VERIFY(drained);
         w.close();
-        QCOMPARE(scalar(path, QStringLiteral("SELECT attempts FROM tasks WHERE kind='action'")), 1);
-        QCOMPARE(scalar(path, QStringLiteral("SELECT executions FROM actions")), 1);
-        QCOMPARE(scalar(path, QStringLiteral("SELECT deliveries FROM actions")), 1);
+        QCOMPARE(TestDatabases::scalar(path, QStringLiteral("SELECT attempts FROM tasks WHERE kind='action'")), 1);
+        QCOMPARE(TestDatabases::scalar(path, QStringLiteral("SELECT executions FROM actions")), 1);
+        QCOMPARE(TestDatabases::scalar(path, QStringLiteral("SELECT deliveries FROM actions")), 1);
     }
 
     void rescuedActionRunningTwiceExecutesOnce()
@@ -693,10 +614,10 @@ private slots:
         QCOMPARE(metrics.counterTotal("remediation_duplicates_suppressed_total"), 1u);
         w.close();
         // The proof, in the actions table: delivered twice, executed once, succeeded.
-        QCOMPARE(scalar(path, QStringLiteral("SELECT deliveries FROM actions")), 2);
-        QCOMPARE(scalar(path, QStringLiteral("SELECT executions FROM actions")), 1);
-        QCOMPARE(scalar(path, QStringLiteral("SELECT count(*) FROM actions WHERE status='succeeded'")), 1);
-        QCOMPARE(scalar(path, QStringLiteral("SELECT count(*) FROM tasks WHERE kind='action' AND status='done'")), 1);
+        QCOMPARE(TestDatabases::scalar(path, QStringLiteral("SELECT deliveries FROM actions")), 2);
+        QCOMPARE(TestDatabases::scalar(path, QStringLiteral("SELECT executions FROM actions")), 1);
+        QCOMPARE(TestDatabases::scalar(path, QStringLiteral("SELECT count(*) FROM actions WHERE status='succeeded'")), 1);
+        QCOMPARE(TestDatabases::scalar(path, QStringLiteral("SELECT count(*) FROM tasks WHERE kind='action' AND status='done'")), 1);
     }
 
     void deadLettersRetryDiscardAndPauseAreAudited()
@@ -760,17 +681,17 @@ private slots:
         QCOMPARE(admin([&](auto cb) { w.submitDeadLetter(Writer::DeadAction::Retry, 0, who, cb); }).count, 0);
         QCOMPARE(admin([&](auto cb) { w.submitDeadLetter(Writer::DeadAction::Discard, 0, who, cb); }).count, 0);
         w.close();
-        QCOMPARE(scalar(path, QStringLiteral("SELECT count(*) FROM tasks WHERE kind='action'")), 0);
+        QCOMPARE(TestDatabases::scalar(path, QStringLiteral("SELECT count(*) FROM tasks WHERE kind='action'")), 0);
         for (const char *kind : {"dead_letter_retried", "dead_letter_discarded", "queue_paused", "queue_resumed",
                  "dead_letters_retried", "dead_letters_purged"})
-            QVERIFY2(scalar(path,
+            QVERIFY2(TestDatabases::scalar(path,
                          QStringLiteral("SELECT count(*) FROM audit_log WHERE actor='anonymous@127.0.0.1' AND kind='%1' "
                                         "AND details LIKE '%\"remote_address\":\"127.0.0.1\"%'")
                              .arg(QLatin1String(kind)))
                     == 1,
                 kind);
         // The 404/409 attempts changed nothing and wrote nothing.
-        QCOMPARE(scalar(path, QStringLiteral("SELECT count(*) FROM audit_log WHERE actor LIKE 'anonymous@%'")), 6);
+        QCOMPARE(TestDatabases::scalar(path, QStringLiteral("SELECT count(*) FROM audit_log WHERE actor LIKE 'anonymous@%'")), 6);
     }
 
     void pauseSurvivesRestart()
@@ -812,7 +733,7 @@ private slots:
             QCOMPARE(claim(w, m_pg ? QStringLiteral("test/w0") : QStringLiteral("crashed-node/w0"), 10).size(), 3);
             // Simulate a crash: leave the leases in the file (close() would release this node's).
         }
-        QCOMPARE(scalar(path, QStringLiteral("SELECT count(*) FROM tasks WHERE status='leased'")), 3);
+        QCOMPARE(TestDatabases::scalar(path, QStringLiteral("SELECT count(*) FROM tasks WHERE status='leased'")), 3);
         MetricsRegistry metrics;
         Writer w(config(), metrics);
         QString error;
@@ -847,7 +768,7 @@ private slots:
         QCOMPARE(b.snapshot().rescued, 0);
         QCOMPARE(b.snapshot().leased, 4);
         QCOMPARE(claim(b, QStringLiteral("node-b/w0"), 10).size(), 0);
-        QCOMPARE(scalar(path, QStringLiteral("SELECT count(*) FROM tasks WHERE leased_by='node-a/w0'")), 4);
+        QCOMPARE(TestDatabases::scalar(path, QStringLiteral("SELECT count(*) FROM tasks WHERE leased_by='node-a/w0'")), 4);
         b.close();
         a.close();
     }
@@ -865,7 +786,7 @@ private slots:
         QString error;
         QVERIFY2(a.open(path, &error), qPrintable(error));
         QVERIFY2(b.open(path, &error), qPrintable(error)); // the schema exists: no second migration
-        QCOMPARE(scalar(path, QStringLiteral("SELECT count(*) FROM policies")), 4); // seeded once
+        QCOMPARE(TestDatabases::scalar(path, QStringLiteral("SELECT count(*) FROM policies")), 4); // seeded once
         // Wake-ups cross nodes: b hears about a's commit through LISTEN/NOTIFY.
         QSignalSpy bWoken(&b, &Writer::tasksAvailable);
         // The same idempotency key through both nodes stores one event; both answer its id.
@@ -900,14 +821,14 @@ private slots:
             if (i < tb.size())
                 QVERIFY(outcome(b, eventOutcome(b, tb[i], QStringLiteral("node-b/w0"))));
         }
-        QCOMPARE(scalar(path, QStringLiteral("SELECT count(*) FROM actions")), 1);
-        QCOMPARE(scalar(path, QStringLiteral("SELECT count(*) FROM tasks WHERE kind='event' AND status='done'")), 41);
+        QCOMPARE(TestDatabases::scalar(path, QStringLiteral("SELECT count(*) FROM actions")), 1);
+        QCOMPARE(TestDatabases::scalar(path, QStringLiteral("SELECT count(*) FROM tasks WHERE kind='event' AND status='done'")), 41);
         // Audit entries from both nodes form one unbroken chain.
         b.submitAudit(QStringLiteral("test"), QStringLiteral("note"), QStringLiteral("b"), {});
         a.submitAudit(QStringLiteral("test"), QStringLiteral("note"), QStringLiteral("a"), {});
         b.submitAudit(QStringLiteral("test"), QStringLiteral("note"), QStringLiteral("b2"), {});
-        QTRY_COMPARE(scalar(path, QStringLiteral("SELECT count(*) FROM audit_log WHERE kind='note'")), 3);
-        const audit::VerifyResult v = verifyAudit(path);
+        QTRY_COMPARE(TestDatabases::scalar(path, QStringLiteral("SELECT count(*) FROM audit_log WHERE kind='note'")), 3);
+        const audit::VerifyResult v = TestDatabases::verifyAudit(path);
         QVERIFY2(v.ok, qPrintable(v.problem));
         QCOMPARE(v.entries, 4); // action_triggered + 3 notes
         // The queue depth each node reports is the database's, not its own share.
@@ -951,7 +872,7 @@ private slots:
         QTRY_COMPARE_WITH_TIMEOUT(ra.status, PolicyResult::Status::Ok, 10000);
         QTRY_COMPARE_WITH_TIMEOUT(rb.status, PolicyResult::Status::Ok, 10000);
         QVERIFY(ra.policy.id != rb.policy.id);
-        QCOMPARE(scalar(path, QStringLiteral("SELECT count(*) FROM policies")), 6);
+        QCOMPARE(TestDatabases::scalar(path, QStringLiteral("SELECT count(*) FROM policies")), 6);
         auto has = [](const Writer &w, const QString &name, double threshold) {
             const auto set = w.policies();
             return std::any_of(set->cbegin(), set->cend(),
@@ -978,7 +899,7 @@ private slots:
         b.submitPolicyCreate(make(QStringLiteral("lag-c")), who, [&](PolicyResult r) { again = r; });
         QTRY_COMPARE_WITH_TIMEOUT(again.status, PolicyResult::Status::Ok, 10000);
         QVERIFY(again.policy.id > std::max(ra.policy.id, rb.policy.id));
-        const audit::VerifyResult v = verifyAudit(path);
+        const audit::VerifyResult v = TestDatabases::verifyAudit(path);
         QVERIFY2(v.ok, qPrintable(v.problem));
         a.close();
         b.close();

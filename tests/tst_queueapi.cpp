@@ -1,9 +1,11 @@
-// Queue control over real HTTP against a real backend on port 0 and a temporary SQLite file:
+// Queue control over real HTTP against a real backend on port 0 and a temporary SQLite file (or, as
+// tst_queueapi_pg, a fresh PostgreSQL database: see testdb.h):
 // batch ingest (per-item results, limits, duplicates), dead letters (list, retry, discard,
 // retry-all, purge; 404/409), pause/resume (visible in /api/v1/queue and /metrics), workers,
 // and the audit entries every mutation writes.
 #include "backend.h"
 #include "metrics.h"
+#include "testdb.h"
 
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -22,7 +24,8 @@ class TestQueueApi : public QObject
     Q_OBJECT
 
 private:
-    QTemporaryDir m_dir;
+    vigil::testing::TestDatabases m_dbs;
+    QString m_location; // the database the backend runs on (a PostgreSQL URL with its password)
     std::unique_ptr<Backend> m_backend;
     QNetworkAccessManager m_nam;
 
@@ -52,21 +55,7 @@ private:
     }
     QJsonObject queue() { return call("GET", QStringLiteral("/api/v1/queue")).body[QStringLiteral("queue")].toObject(); }
 
-    qint64 scalar(const QString &sql)
-    {
-        const QString name = QStringLiteral("probe");
-        qint64 v = -1;
-        {
-            QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), name);
-            db.setDatabaseName(m_backend->databasePath());
-            db.open();
-            QSqlQuery q(db);
-            if (q.exec(sql) && q.next())
-                v = q.value(0).toLongLong();
-        }
-        QSqlDatabase::removeDatabase(name);
-        return v;
-    }
+    qint64 scalar(const QString &sql) { return vigil::testing::TestDatabases::scalar(m_location, sql); }
 
     static QByteArray batchOf(const QJsonArray &events)
     {
@@ -85,10 +74,12 @@ private slots:
     void initTestCase()
     {
         QStandardPaths::setTestModeEnabled(true);
-        QVERIFY(m_dir.isValid());
+        if (const QString why = m_dbs.unavailable(); !why.isEmpty())
+            QSKIP(qPrintable(why));
         ServerConfig config;
         config.port = 0;
-        config.databasePath = m_dir.filePath(QStringLiteral("vigil.db"));
+        m_location = m_dbs.fresh(QStringLiteral("vigil"));
+        config.databasePath = m_location;
         config.remediator.latencyMs = 1;
         config.remediator.failureRate = 1.0; // every remediation fails: actions dead-letter at once
         config.retry.maxAttempts = 1;
