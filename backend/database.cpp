@@ -47,6 +47,16 @@ SqlDialect dialectOf(const QSqlDatabase &db)
     return db.driverName() == QLatin1String("QPSQL") ? SqlDialect::Postgres : SqlDialect::Sqlite;
 }
 
+namespace {
+bool configurePostgresSession(QSqlDatabase &db, QString *error)
+{
+    // Times are bigint epoch milliseconds, so the session time zone does not matter; the
+    // application name shows which node holds which connection in pg_stat_activity.
+    return exec(db, QStringLiteral("SET application_name = 'vigil'"), error)
+        && exec(db, QStringLiteral("SET client_min_messages = warning"), error);
+}
+} // namespace
+
 bool openPostgres(const DatabaseLocation &location, const QString &connectionName, QString *error)
 {
     if (!QSqlDatabase::isDriverAvailable(QStringLiteral("QPSQL"))) {
@@ -66,14 +76,33 @@ bool openPostgres(const DatabaseLocation &location, const QString &connectionNam
                      .arg(location.display(), db.lastError().text().trimmed());
         return false;
     }
-    // Times are bigint epoch milliseconds, so the session time zone does not matter; the
-    // application name shows which node holds which connection in pg_stat_activity.
-    if (!exec(db, QStringLiteral("SET application_name = 'vigil'"), error)
-        || !exec(db, QStringLiteral("SET client_min_messages = warning"), error)) {
+    if (!configurePostgresSession(db, error)) {
         *error = QStringLiteral("cannot configure the PostgreSQL session at %1: %2").arg(location.display(), *error);
         return false;
     }
     return true;
+}
+
+Liveness ensureConnected(const QString &connectionName, QString *error)
+{
+    QSqlDatabase db = QSqlDatabase::database(connectionName, false);
+    if (dialectOf(db) != SqlDialect::Postgres)
+        return Liveness::Alive;
+    {
+        QSqlQuery probe(db);
+        if (db.isOpen() && probe.exec(QStringLiteral("SELECT 1")) && probe.next())
+            return Liveness::Alive;
+    }
+    db.close();
+    if (!db.open()) {
+        *error = db.lastError().text().trimmed();
+        return Liveness::Down;
+    }
+    if (!configurePostgresSession(db, error)) {
+        db.close();
+        return Liveness::Down;
+    }
+    return Liveness::Reconnected;
 }
 
 bool open(const DatabaseLocation &location, const QString &connectionName, Durability durability, QString *error)

@@ -25,6 +25,12 @@ SqlDialect dialectOf(const QSqlDatabase &db);
 // PostgreSQL, nodes starting together take turns (a session advisory lock around the whole run).
 bool migrate(QSqlDatabase &db, QString *error);
 int schemaVersion(QSqlDatabase &db);
+// PostgreSQL: whether the named connection still reaches the server (`SELECT 1`); if not, closes and
+// opens it again with the same settings (a server restart, a terminated backend, a network cut).
+// Everything prepared on the old connection is gone: the caller prepares again on Reconnected.
+// SQLite connections are always Alive (a file does not go away under an open handle).
+enum class Liveness { Alive, Reconnected, Down };
+Liveness ensureConnected(const QString &connectionName, QString *error);
 // Removes the named connection (all queries on it must be gone).
 void close(const QString &connectionName);
 

@@ -52,7 +52,15 @@ void Reader::run(Query query, Reply reply)
                 return;
             }
             QSqlDatabase db = QSqlDatabase::database(m_connection, false);
-            reply.send(query(db));
+            HttpResponse response = query(db);
+            // A query that failed may have failed because the PostgreSQL connection is gone (server
+            // restart): open it again and answer this request with a second try (reads are safe to repeat).
+            QString error;
+            if (response.status == 503 && database::ensureConnected(m_connection, &error) == database::Liveness::Reconnected) {
+                logging::info("database_reconnected", {{QStringLiteral("connection"), m_connection}});
+                response = query(db);
+            }
+            reply.send(std::move(response));
         },
         Qt::QueuedConnection);
 }

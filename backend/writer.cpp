@@ -155,6 +155,7 @@ bool Writer::open(const QString &location, QString *error)
     if (!DatabaseLocation::parse(location, &where, error))
         return false;
     m_dialect = where.dialect;
+    m_location = location;
     if (!database::open(where, m_connection, m_config.durability, error))
         return false;
     QSqlDatabase conn = db();
@@ -175,22 +176,69 @@ bool Writer::open(const QString &location, QString *error)
     if (isPostgres()) {
         // Wake-ups from other nodes: they NOTIFY in the transaction that commits new ready tasks.
         // Only a hint (delivered between transactions); workers still poll as a fallback.
-        QSqlDriver *driver = conn.driver();
-        connect(driver, &QSqlDriver::notification, this,
+        connect(conn.driver(), &QSqlDriver::notification, this,
             [this](const QString &, QSqlDriver::NotificationSource source, const QVariant &) {
                 if (source != QSqlDriver::SelfSource)
                     emit tasksAvailable();
             });
-        if (!driver->subscribeToNotification(QString::fromLatin1(sqldialect::kTaskChannel)))
-            logging::warning("notify_unavailable",
-                {{QStringLiteral("error"), driver->lastError().text()},
-                    {QStringLiteral("note"), QStringLiteral("idle workers poll once a second instead")}});
+        subscribeWakeups();
     }
     m_open = true;
     m_housekeeping.setInterval(1000);
     connect(&m_housekeeping, &QTimer::timeout, this, &Writer::housekeeping);
     m_housekeeping.start();
     housekeeping();
+    return true;
+}
+
+void Writer::subscribeWakeups()
+{
+    QSqlDriver *driver = db().driver();
+    if (!driver->subscribeToNotification(QString::fromLatin1(sqldialect::kTaskChannel)))
+        logging::warning("notify_unavailable",
+            {{QStringLiteral("error"), driver->lastError().text()},
+                {QStringLiteral("note"), QStringLiteral("idle workers poll once a second instead")}});
+}
+
+bool Writer::reconnectIfLost()
+{
+    if (!isPostgres() || (!m_checkConnection && !m_needPrepare))
+        return true;
+    // While the server is down, one connection attempt a second: the rest fail at once (503 to their clients).
+    const qint64 now = steadyNowNs() / 1000000;
+    if (m_databaseDown && now - m_lastReconnectTryMs < 1000)
+        return false;
+    m_lastReconnectTryMs = now;
+    QString error;
+    const database::Liveness state = database::ensureConnected(m_connection, &error);
+    if (state == database::Liveness::Down) {
+        if (!m_databaseDown || now - m_lastDownLogMs >= 10000) { // at the start, then every 10 s while it lasts
+            m_lastDownLogMs = now;
+            logging::event(QtCriticalMsg, "database_unreachable",
+                {{QStringLiteral("database"), redactDatabaseUrl(m_location)}, {QStringLiteral("error"), error},
+                    {QStringLiteral("note"), QStringLiteral("requests that write get 503; reconnecting every second")}});
+        }
+        m_databaseDown = true;
+        QMutexLocker lock(&m_stateMutex);
+        m_healthy = false;
+        return false;
+    }
+    if (state == database::Liveness::Reconnected || m_needPrepare) {
+        // The old connection's prepared statements and LISTEN went with it.
+        m_stmts = std::make_unique<Statements>(db());
+        m_needPrepare = !m_stmts->prepare(m_dialect, &error);
+        if (m_needPrepare) {
+            logging::event(QtCriticalMsg, "database_prepare_failed", {{QStringLiteral("error"), error}});
+            return false;
+        }
+        subscribeWakeups();
+        logging::info("database_reconnected", {{QStringLiteral("database"), redactDatabaseUrl(m_location)}});
+        m_newReadyTasks = true; // other nodes' NOTIFYs were missed meanwhile
+        QMutexLocker lock(&m_stateMutex);
+        m_healthy = true; // ready again (/readyz), though nothing may have been committed yet
+    }
+    m_databaseDown = false;
+    m_checkConnection = false;
     return true;
 }
 
@@ -480,15 +528,18 @@ void Writer::flush()
 
 bool Writer::sqlFail(const QString &what, const QString &error)
 {
+    m_checkConnection = isPostgres(); // was it the connection? reconnectIfLost() finds out before the next batch
     logging::warning("writer_sql_error", {{QStringLiteral("what"), what}, {QStringLiteral("error"), error}});
     return false;
 }
 
 bool Writer::applyBatch(std::vector<Op> &batch)
 {
-    QSqlDatabase conn = db();
-    if (!m_open)
+    if (!m_open || !reconnectIfLost()) {
+        m_commitFailures->inc();
         return false;
+    }
+    QSqlDatabase conn = db();
     const QueueSnapshot before = m_work;
     const auto policyStateBefore = m_policyState;
     const QByteArray auditHeadBefore = m_auditHead;
@@ -1172,6 +1223,9 @@ bool Writer::appendAudit(const QString &actor, const QString &kind, const QStrin
 void Writer::housekeeping()
 {
     if (!m_open)
+        return;
+    // PostgreSQL: after a failed statement, find out whether the connection is gone, and if so open it again.
+    if (!reconnectIfLost())
         return;
     flush();
     QSqlDatabase conn = db();

@@ -304,6 +304,8 @@ private:
     bool syncPolicies(bool *changed);
     bool markPoliciesChanged();
     bool notifyNewTasks();
+    void subscribeWakeups(); // PostgreSQL: LISTEN on the task channel
+    bool reconnectIfLost(); // PostgreSQL: false while the server cannot be reached
     void refreshCountsFromDatabase();
     bool isPostgres() const { return m_dialect == SqlDialect::Postgres; }
     bool loadState(QString *error);
@@ -344,6 +346,12 @@ private:
     QueueSnapshot m_state;
     std::shared_ptr<const QList<Policy>> m_policies; // published: what workers evaluate with (m_stateMutex)
     std::shared_ptr<const QList<Policy>> m_workPolicies; // writer thread: the set of the open transaction
+    QString m_location; // as given to open() (a PostgreSQL URL carries its password: log it redacted)
+    bool m_needPrepare = false; // reconnected, but preparing the statements failed: try again
+    bool m_checkConnection = false; // PostgreSQL: a statement failed; was it the connection?
+    bool m_databaseDown = false;
+    qint64 m_lastDownLogMs = 0;
+    qint64 m_lastReconnectTryMs = 0;
     QString m_policiesVersion; // writer thread: the version token m_workPolicies was read at
     QHash<QPair<qint64, QString>, PolicyState> m_policyState;
     QByteArray m_auditHead = QByteArray(64, '0'); // hash of the last audit entry (audit::kGenesis)

@@ -905,6 +905,53 @@ private slots:
         b.close();
     }
 
+    void writerReconnectsAfterItsConnectionIsCut()
+    {
+        if (!m_pg)
+            QSKIP("PostgreSQL only: a SQLite file cannot go away under an open connection");
+        const QString path = freshPath();
+        MetricsRegistry metrics;
+        Writer w(config(), metrics);
+        QString error;
+        QVERIFY2(w.open(path, &error), qPrintable(error));
+        IngestResult first;
+        w.submitIngest(event(QStringLiteral("cpu_usage"), 10), [&](const IngestResult &r) { first = r; });
+        QTRY_COMPARE(first.status, IngestResult::Status::Created);
+        // What a server restart does to the node: its session ends under it.
+        QVERIFY(TestDatabases::exec(path,
+            QStringLiteral("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+                           "AND pid <> pg_backend_pid()")));
+        // Ingests fail (503 to their clients, nothing stored) until the writer has reconnected, which it does
+        // by itself within a few seconds.
+        int failed = 0;
+        IngestResult::Status last = IngestResult::Status::Failed;
+        QElapsedTimer clock;
+        clock.start();
+        while (last != IngestResult::Status::Created && clock.elapsed() < 20000) {
+            bool done = false;
+            w.submitIngest(event(QStringLiteral("cpu_usage"), 20), [&](const IngestResult &r) {
+                last = r.status;
+                done = true;
+            });
+            QVERIFY(QTest::qWaitFor([&] { return done; }, 10000));
+            if (last != IngestResult::Status::Created) {
+                ++failed;
+                QTest::qWait(200);
+            }
+        }
+        QCOMPARE(last, IngestResult::Status::Created);
+        QVERIFY(w.isHealthy());
+        QCOMPARE(TestDatabases::scalar(path, QStringLiteral("SELECT count(*) FROM events")), 2); // failed ones: none
+        // The re-prepared statements work: both tasks can be claimed and finished.
+        const QList<TaskItem> tasks = claim(w, QStringLiteral("test/w0"), 10);
+        QCOMPARE(tasks.size(), 2);
+        for (const TaskItem &t : tasks)
+            QVERIFY(outcome(w, eventOutcome(w, t, QStringLiteral("test/w0"))));
+        QCOMPARE(TestDatabases::scalar(path, QStringLiteral("SELECT count(*) FROM tasks WHERE status='done'")), 2);
+        qInfo("%d ingest(s) failed while the connection was being restored", failed);
+        w.close();
+    }
+
     void survivingNodeRescuesADeadNodesLeases()
     {
         if (!m_pg)
