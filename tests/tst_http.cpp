@@ -341,14 +341,14 @@ public:
         QObject::connect(m_helperThread.get(), &QThread::finished, m_helper, &QObject::deleteLater);
         m_helperThread->start();
 
-        m_router.add("GET", QStringLiteral("/fast"), [this](const HttpRequest &req, Reply reply) {
+        m_router.addWithQuery("GET", QStringLiteral("/fast"), [this](const HttpRequest &req, Reply reply) {
             reply.send(HttpResponse::raw(200, "text/plain", "fast:" + req.queryValue(QStringLiteral("id")).toUtf8()));
             ++fastCount;
         });
-        m_router.add("GET", QStringLiteral("/hold"), [this](const HttpRequest &req, Reply reply) {
+        m_router.addWithQuery("GET", QStringLiteral("/hold"), [this](const HttpRequest &req, Reply reply) {
             held.add(req.queryValue(QStringLiteral("id")).toUtf8(), reply);
         });
-        m_router.add("GET", QStringLiteral("/slow"), [helper = m_helper](const HttpRequest &req, Reply reply) {
+        m_router.addWithQuery("GET", QStringLiteral("/slow"), [helper = m_helper](const HttpRequest &req, Reply reply) {
             const QByteArray id = req.queryValue(QStringLiteral("id")).toUtf8();
             const int ms = req.queryValue(QStringLiteral("ms")).toInt();
             QMetaObject::invokeMethod(
@@ -359,7 +359,7 @@ public:
                 },
                 Qt::QueuedConnection);
         });
-        m_router.add("POST", QStringLiteral("/echo"), [](const HttpRequest &req, Reply reply) {
+        m_router.addWithQuery("POST", QStringLiteral("/echo"), [](const HttpRequest &req, Reply reply) {
             reply.send(HttpResponse::raw(200, "application/octet-stream", req.body));
         });
         m_server = std::make_unique<HttpServer>(m_router, m_metrics, config);
@@ -840,6 +840,15 @@ private slots:
         QTest::newRow("conflicting Content-Length (smuggling)")
             << QByteArray("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 7\r\nContent-Length: 30\r\n\r\n" + body
                    + "GET /fast HTTP/1.1\r\nHost: x\r\n\r\n");
+        QTest::newRow("Content-Length and chunked (smuggling)")
+            << QByteArray("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\nTransfer-Encoding: chunked\r\n\r\n"
+                          "7\r\n" + body + "\r\n0\r\n\r\nGET /fast HTTP/1.1\r\nHost: x\r\n\r\n");
+        QTest::newRow("chunked given twice")
+            << QByteArray("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"
+                          "7\r\n" + body + "\r\n0\r\n\r\n");
+        QTest::newRow("unknown Transfer-Encoding")
+            << QByteArray("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n7\r\n" + body
+                   + "\r\n0\r\n\r\n");
         QTest::newRow("signed Content-Length")
             << QByteArray("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: +7\r\n\r\n" + body);
         QTest::newRow("space before colon") << QByteArray("GET /fast HTTP/1.1\r\nHost : x\r\n\r\n");

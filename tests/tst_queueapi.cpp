@@ -83,6 +83,9 @@ private slots:
         config.remediator.latencyMs = 1;
         config.remediator.failureRate = 1.0; // every remediation fails: actions dead-letter at once
         config.retry.maxAttempts = 1;
+        // Dozens of control calls within a second or two: the per-address limits are tst_limits' subject.
+        config.limits.control = {0, 0};
+        config.limits.ingest = {0, 0};
         m_backend = std::make_unique<Backend>(config);
         QString error;
         QVERIFY2(m_backend->start(&error), qPrintable(error));
@@ -350,6 +353,62 @@ private slots:
         for (const char *name : {"queue_enqueued_total", "queue_dequeued_total", "queue_lease_extensions_total",
                  "remediation_executions_total", "queue_paused", "queue_oldest_age_seconds"})
             QVERIFY2(metrics.contains(QByteArray(QByteArray("# TYPE ") + name)), name);
+    }
+
+    // Routes that take no query parameters refuse one instead of ignoring it (a filter silently dropped would
+    // show the wrong data); the monitoring endpoints stay lenient, as scrapers and probes expect.
+    void queryParametersARouteDoesNotTakeAreRefused_data()
+    {
+        QTest::addColumn<QByteArray>("verb");
+        QTest::addColumn<QString>("path");
+        QTest::addColumn<int>("status");
+        QTest::newRow("queue") << QByteArray("GET") << QStringLiteral("/api/v1/queue?bogus=1") << 400;
+        QTest::newRow("workers") << QByteArray("GET") << QStringLiteral("/api/v1/workers?bogus=1") << 400;
+        QTest::newRow("audit verify") << QByteArray("GET") << QStringLiteral("/api/v1/audit/verify?bogus=1") << 400;
+        QTest::newRow("simulator status") << QByteArray("GET") << QStringLiteral("/api/v1/ui/simulator/status?bogus=1")
+                                          << 400;
+        QTest::newRow("simulator stop") << QByteArray("POST") << QStringLiteral("/api/v1/ui/simulator/stop?bogus=1")
+                                        << 400;
+        QTest::newRow("resume") << QByteArray("POST") << QStringLiteral("/api/v1/queue/resume?bogus=1") << 400;
+        QTest::newRow("action by id") << QByteArray("GET") << QStringLiteral("/api/v1/actions/1?bogus=1") << 400;
+        QTest::newRow("policy by id") << QByteArray("GET") << QStringLiteral("/api/v1/policies/1?bogus=1") << 400;
+        QTest::newRow("dead retry all") << QByteArray("POST") << QStringLiteral("/api/v1/queue/dead/retry?bogus=1")
+                                        << 400;
+        QTest::newRow("metrics (lenient)") << QByteArray("GET") << QStringLiteral("/metrics?bogus=1") << 200;
+        QTest::newRow("healthz (lenient)") << QByteArray("GET") << QStringLiteral("/healthz?bogus=1") << 200;
+    }
+    void queryParametersARouteDoesNotTakeAreRefused()
+    {
+        QFETCH(QByteArray, verb);
+        QFETCH(QString, path);
+        QFETCH(int, status);
+        const Answer a = call(verb, path);
+        QCOMPARE(a.status, status);
+        if (status == 400) {
+            QCOMPARE(a.body[QStringLiteral("error")][QStringLiteral("code")].toString(), QStringLiteral("unknown_parameter"));
+            QCOMPARE(a.body[QStringLiteral("error")][QStringLiteral("field")].toString(), QStringLiteral("bogus"));
+        }
+    }
+
+    void ingestWithAQueryParameterStoresNothing()
+    {
+        const qint64 before = scalar(QStringLiteral("SELECT count(*) FROM events"));
+        const Answer a = call("POST", QStringLiteral("/api/v1/ingest?source=web-1"),
+            QJsonDocument(ev(QStringLiteral("cpu_usage"), 1)).toJson(QJsonDocument::Compact));
+        QCOMPARE(a.status, 400);
+        QCOMPARE(a.body[QStringLiteral("error")][QStringLiteral("field")].toString(), QStringLiteral("source"));
+        QCOMPARE(scalar(QStringLiteral("SELECT count(*) FROM events")), before);
+    }
+
+    // Simulator parameters travel in the query string: a JSON body would otherwise be ignored and a default
+    // run started.
+    void simulatorStartRefusesABody()
+    {
+        const Answer a = call("POST", QStringLiteral("/api/v1/ui/simulator/start"), R"({"rate":100,"mode":"ramp"})");
+        QCOMPARE(a.status, 400);
+        QCOMPARE(a.body[QStringLiteral("error")][QStringLiteral("code")].toString(), QStringLiteral("unexpected_body"));
+        const Answer status = call("GET", QStringLiteral("/api/v1/ui/simulator/status"));
+        QCOMPARE(status.body[QStringLiteral("simulator")][QStringLiteral("running")].toBool(true), false);
     }
 
     void cleanupTestCase() { m_backend.reset(); }

@@ -30,7 +30,7 @@ HttpResponse badParameter(const QString &field, const QString &message)
 
 void registerAuditRoutes(Router &router, Reader &reader)
 {
-    router.add("GET", QStringLiteral("/api/v1/audit"), [&reader](const HttpRequest &req, Reply reply) {
+    router.addWithQuery("GET", QStringLiteral("/api/v1/audit"), [&reader](const HttpRequest &req, Reply reply) {
         AuditFilter f;
         for (const auto &[key, value] : req.query.queryItems(QUrl::FullyDecoded)) {
             bool ok = true;

@@ -90,7 +90,7 @@ QJsonObject actionJson(const QSqlQuery &q)
 
 void registerDataRoutes(Router &router, Reader &reader)
 {
-    router.add("GET", QStringLiteral("/api/v1/events"), [&reader](const HttpRequest &req, Reply reply) {
+    router.addWithQuery("GET", QStringLiteral("/api/v1/events"), [&reader](const HttpRequest &req, Reply reply) {
         Page page;
         QString metric, source;
         qint64 sinceMs = 0;
@@ -175,7 +175,7 @@ void registerDataRoutes(Router &router, Reader &reader)
             },
             reply);
     });
-    router.add("GET", QStringLiteral("/api/v1/actions"), [&reader](const HttpRequest &req, Reply reply) {
+    router.addWithQuery("GET", QStringLiteral("/api/v1/actions"), [&reader](const HttpRequest &req, Reply reply) {
         Page page;
         QString status, type;
         for (const auto &[key, value] : req.query.queryItems(QUrl::FullyDecoded)) {

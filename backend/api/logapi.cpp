@@ -17,7 +17,7 @@ HttpResponse badParameter(const QString &field, const QString &message)
 
 void registerLogRoutes(Router &router, const logging::LogRing &ring)
 {
-    router.add("GET", QStringLiteral("/api/v1/logs"), [&ring](const HttpRequest &req, Reply reply) {
+    router.addWithQuery("GET", QStringLiteral("/api/v1/logs"), [&ring](const HttpRequest &req, Reply reply) {
         QtMsgType level = QtDebugMsg;
         int limit = 200;
         qint64 after = 0;

@@ -130,7 +130,7 @@ HttpResponse listDead(QSqlDatabase &db, int limit, qint64 after)
 
 void registerQueueRoutes(Router &router, Writer &writer, Reader &reader, WorkersJson workers)
 {
-    router.add("GET", QStringLiteral("/api/v1/queue/dead"), [&reader](const HttpRequest &req, Reply reply) {
+    router.addWithQuery("GET", QStringLiteral("/api/v1/queue/dead"), [&reader](const HttpRequest &req, Reply reply) {
         int limit = 100;
         qint64 after = 0;
         for (const auto &[key, value] : req.query.queryItems(QUrl::FullyDecoded)) {

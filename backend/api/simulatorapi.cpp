@@ -19,8 +19,15 @@ QJsonObject auditDetails(const HttpRequest &request, const QJsonObject &status)
 
 void registerSimulatorRoutes(Router &router, Simulator &simulator, AuditSink audit)
 {
-    router.add("POST", QStringLiteral("/api/v1/ui/simulator/start"),
+    router.addWithQuery("POST", QStringLiteral("/api/v1/ui/simulator/start"),
         [&simulator, audit](const HttpRequest &request, Reply reply) {
+            // A JSON body would be silently ignored and the run started with defaults: refuse it instead.
+            if (!request.body.trimmed().isEmpty()) {
+                reply.send(HttpResponse::error(400, QStringLiteral("unexpected_body"),
+                    QStringLiteral("simulator start takes its parameters in the query string "
+                                   "(e.g. ?rate=1000&mode=burst), not in a request body; send it without a body")));
+                return;
+            }
             // While running, a start is a live change of the running configuration.
             SimConfig config = simulator.isRunning() ? simulator.configuration() : SimConfig {};
             if (const auto error = parseSimConfig(request.query, &config)) {

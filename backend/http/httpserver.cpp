@@ -553,6 +553,14 @@ private:
             return;
         }
         slot->endpoint = match.endpoint;
+        if (match.query == Router::Query::None && !req.query.isEmpty()) {
+            const QString key = req.query.queryItems(QUrl::FullyDecoded).value(0).first.left(64);
+            reply.send(HttpResponse::error(400, QStringLiteral("unknown_parameter"),
+                QStringLiteral("unknown query parameter '%1' (%2 %3 takes none)")
+                    .arg(key, QString::fromLatin1(req.method), QString::fromUtf8(match.endpoint)),
+                key));
+            return;
+        }
         req.pathParams = match.params;
         req.endpoint = match.endpoint;
         (*match.handler)(req, reply);

@@ -70,7 +70,10 @@ RequestHead parseRequestHead(const QByteArray &head)
                 return refused("invalid Content-Length");
             r.contentLength = length;
         } else if (name == "transfer-encoding") {
-            r.chunked = value.contains("chunked");
+            // Only "chunked" is understood; anything else would leave the body's end unknown.
+            if (value != "chunked" || r.chunked)
+                return refused("unsupported Transfer-Encoding (only a single 'chunked' is accepted)");
+            r.chunked = true;
         } else if (name == "expect") {
             r.expectContinue = value == "100-continue";
         } else if (name == "connection") {
@@ -78,6 +81,10 @@ RequestHead parseRequestHead(const QByteArray &head)
             r.connectionClose = value.contains("close");
         }
     }
+    // Both framings at once is the classic request-smuggling shape (RFC 9112 §6.1): refused, and the
+    // connection closed, instead of picking one the way some proxy in front might not.
+    if (r.chunked && r.contentLength >= 0)
+        return refused("both Content-Length and Transfer-Encoding given");
     r.ok = true;
     return r;
 }

@@ -2,10 +2,10 @@
 
 namespace vigil {
 
-void Router::add(const QByteArray &method, const QString &pattern, Handler handler)
+void Router::addRoute(const QByteArray &method, const QString &pattern, Handler handler, Query query)
 {
     m_routes.push_back(
-        Route {method, pattern, pattern.split(QLatin1Char('/'), Qt::SkipEmptyParts), std::move(handler)});
+        Route {method, pattern, pattern.split(QLatin1Char('/'), Qt::SkipEmptyParts), std::move(handler), query});
 }
 
 bool Router::matches(const Route &route, const QStringList &segments, QHash<QString, QString> *params)
@@ -45,6 +45,7 @@ Router::Match Router::match(const QByteArray &method, const QString &path) const
             result.handler = &route.handler;
             result.params = std::move(params);
             result.endpoint = route.pattern.toUtf8();
+            result.query = route.query;
         }
     }
     if (result.allowed.contains("GET") && !result.allowed.contains("HEAD"))
