@@ -121,7 +121,7 @@ QString metricNameProblem(QStringView name, int maxLength, const QString &what)
             what, describeChar(name[0].unicode()));
     for (qsizetype i = 1; i < name.size(); ++i) {
         if (!isNameChar(name[i].unicode()))
-            return u"%1 contains %2 at position %3; only letters, digits, '_', ':', '.' and '-' are allowed."_s.arg(
+            return u"%1 contains %2 at position %3; only ASCII letters, digits, '_', ':', '.' and '-' are allowed."_s.arg(
                 what, describeChar(name[i].unicode()), QString::number(i + 1));
     }
     return {};

@@ -36,7 +36,11 @@ AuditPanel::AuditPanel(ApiClient *client, QWidget *parent)
     m_kind = new QComboBox(this);
     m_kind->setObjectName(QStringLiteral("auditKind"));
     m_kind->addItem(tr("All kinds"), QString());
-    for (const char *kind : {"action_triggered", "action_succeeded", "action_failed", "action_dead_lettered"})
+    // Every kind the server writes (docs/API.md, GET /api/v1/audit), grouped by what they are about.
+    for (const char *kind : {"action_triggered", "action_succeeded", "action_failed", "action_dead_lettered",
+             "policy_created", "policy_updated", "policy_deleted", "simulator_started", "simulator_changed",
+             "simulator_stopped", "dead_letter_retried", "dead_letter_discarded", "dead_letters_retried",
+             "dead_letters_purged", "queue_paused", "queue_resumed"})
         m_kind->addItem(QLatin1String(kind), QLatin1String(kind));
     m_kind->setToolTip(tr("Only entries of this kind"));
 

@@ -269,8 +269,11 @@ void SimulatorPanel::setStatus(const QJsonObject &simulator)
         details << (running ? tr("%1 at %2 /min") : tr("Last run: %1 at %2 /min"))
                        .arg(mode, QLocale(QLocale::English).toString(target, 'f', 0));
         const QJsonValue seed = configuration.value(QLatin1String("seed"));
+        // The Seed field below is for the next start ("random" when empty); this says how this run got its seed.
         if (seed.isDouble())
-            details << tr("Seed %1").arg(QString::number(seed.toInteger()));
+            details << (configuration.value(QLatin1String("seed_given")).toBool()
+                    ? tr("Seed %1 (given)").arg(QString::number(seed.toInteger()))
+                    : tr("Seed %1 (drawn at random)").arg(QString::number(seed.toInteger())));
     }
     const QString target = configuration.value(QLatin1String("target")).toString();
     if (!target.isEmpty())

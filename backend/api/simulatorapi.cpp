@@ -31,7 +31,9 @@ void registerSimulatorRoutes(Router &router, Simulator &simulator, AuditSink aud
             // While running, a start is a live change of the running configuration.
             SimConfig config = simulator.isRunning() ? simulator.configuration() : SimConfig {};
             if (const auto error = parseSimConfig(request.query, &config)) {
-                reply.send(HttpResponse::error(400, QStringLiteral("invalid_parameter"), error->message, error->field));
+                reply.send(HttpResponse::error(400,
+                    error->unknown ? QStringLiteral("unknown_parameter") : QStringLiteral("invalid_parameter"),
+                    error->message, error->field));
                 return;
             }
             if (config.target.isEmpty() && simulator.defaultTarget().isEmpty()) {

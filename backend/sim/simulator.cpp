@@ -162,8 +162,8 @@ std::optional<SimParamError> parseSimConfig(const QUrlQuery &query, SimConfig *i
     const auto items = query.queryItems(QUrl::FullyDecoded);
     for (const auto &[key, value] : items) {
         if (!known.contains(key))
-            return paramError(
-                key, QStringLiteral("unknown parameter '%1' (known: %2)").arg(key, known.join(QStringLiteral(", "))));
+            return SimParamError {key,
+                QStringLiteral("unknown parameter '%1' (known: %2)").arg(key, known.join(QStringLiteral(", "))), true};
         if (given.contains(key))
             return paramError(key, QStringLiteral("parameter '%1' given more than once").arg(key));
         given.insert(key, value);

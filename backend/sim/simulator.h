@@ -45,6 +45,7 @@ struct SimParamError
 {
     QString field;
     QString message;
+    bool unknown = false; // a parameter the simulator does not have (400 unknown_parameter, not invalid_parameter)
 };
 
 // Parses ?rate=&mode=&failure_rate=&timeout_rate=&malformed_rate=&duration=&seed=&target=
