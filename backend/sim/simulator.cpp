@@ -27,8 +27,16 @@ constexpr qint64 kNsPerSecond = 1'000'000'000;
 constexpr qint64 kNsPerMs = 1'000'000;
 constexpr int kMaxTickMs = 5; // the scheduler's resolution when nothing is due sooner
 constexpr double kLateSeconds = 1.0; // later than this → dropped, never sent
-constexpr int kMaxRetries = 4;
+constexpr int kMaxRetries = 4; // after an error or a client timeout
 constexpr double kBackoffBaseSeconds = 0.1; // 100 ms · 2^n ± 20 %
+// 429/503 say "nothing was done, come back later": a client that gives up after four 1 s waits
+// fails a burst that the calm phase after it would absorb, and clients that all come back after
+// exactly Retry-After seconds arrive together. So: up to 8 retries within 30 s of the scheduled
+// send, waiting max(Retry-After, 0.5 s · 2^n capped at 8 s), stretched by 0–50 % jitter.
+constexpr int kMaxBusyRetries = 8;
+constexpr double kBusyBackoffBaseSeconds = 0.5;
+constexpr double kBusyBackoffCapSeconds = 8;
+constexpr double kBusyBudgetSeconds = 30;
 constexpr double kMaxRetryAfterSeconds = 60;
 constexpr double kEventsPerSecondPerManager = 2000; // one QNAM holds 6 connections to a host (6.4)
 constexpr size_t kMaxManagers = 32;
@@ -803,7 +811,7 @@ void Simulator::onReplyFinished(quint64 seq, QNetworkReply *reply)
         flushSampledLogs(now, false);
         bool ok = false;
         const int retryAfter = reply->rawHeader("Retry-After").trimmed().toInt(&ok);
-        retryOrFail(e, now, ok && retryAfter >= 0 ? std::min<double>(retryAfter, kMaxRetryAfterSeconds) : 0);
+        retryOrFail(e, now, ok && retryAfter >= 0 ? std::min<double>(retryAfter, kMaxRetryAfterSeconds) : 0, true);
     } else if (status == 0 || status >= 500) {
         retryOrFail(e, now, 0); // network error or server error (an injected 500 included)
     } else if (e.fault == Fault::Malformed) {
@@ -832,14 +840,24 @@ void Simulator::onTimedOut(Event &event, qint64 nowNs)
     retryOrFail(event, nowNs, 0);
 }
 
-void Simulator::retryOrFail(Event &event, qint64 nowNs, double minDelaySeconds)
+void Simulator::retryOrFail(Event &event, qint64 nowNs, double minDelaySeconds, bool busy)
 {
-    const double jitter = 0.8 + 0.4 * Prng::hashUniform(m_seed ^ 0x7265747279ULL, event.seq * 8 + event.attempt);
-    const double delay = std::max(minDelaySeconds, kBackoffBaseSeconds * std::ldexp(1.0, event.attempt - 1) * jitter);
+    const double u = Prng::hashUniform(m_seed ^ 0x7265747279ULL, event.seq * 16 + event.attempt);
+    double delay = 0;
+    if (busy) {
+        const double backoff
+            = std::min(kBusyBackoffCapSeconds, kBusyBackoffBaseSeconds * std::ldexp(1.0, std::min(event.attempt, 16) - 1));
+        delay = std::max(minDelaySeconds, backoff) * (1.0 + 0.5 * u);
+    } else {
+        delay = std::max(minDelaySeconds, kBackoffBaseSeconds * std::ldexp(1.0, event.attempt - 1) * (0.8 + 0.4 * u));
+    }
     const qint64 dueNs = nowNs + static_cast<qint64>(delay * 1e9);
     // While stopping, a retry is only worth it if it can still be sent before the drain deadline.
     const bool allowed = isRunning() || (m_draining && dueNs < m_drainDeadlineNs);
-    if (!allowed || event.attempt > kMaxRetries) {
+    const bool exhausted = busy
+        ? event.attempt > kMaxBusyRetries || nsToSeconds(dueNs - event.scheduledNs) > kBusyBudgetSeconds
+        : event.attempt > kMaxRetries;
+    if (!allowed || exhausted) {
         finish(event.seq, Outcome::Failed, nowNs);
         return;
     }

@@ -146,7 +146,8 @@ private:
     void sendAttempt(Event &event, qint64 nowNs);
     void onReplyFinished(quint64 seq, QNetworkReply *reply);
     void onTimedOut(Event &event, qint64 nowNs);
-    void retryOrFail(Event &event, qint64 nowNs, double minDelaySeconds);
+    // busy: the answer was 429/503 (not processed; a longer, jittered patience applies).
+    void retryOrFail(Event &event, qint64 nowNs, double minDelaySeconds, bool busy = false);
     void finish(quint64 seq, Outcome outcome, qint64 nowNs);
     void ensurePool();
     void flushSampledLogs(qint64 nowNs, bool force);
