@@ -2,7 +2,12 @@
 
 #include <QMutexLocker>
 
+#include <prometheus/metric_family.h>
+#include <prometheus/text_serializer.h>
+
 #include <algorithm>
+#include <limits>
+#include <sstream>
 #include <cmath>
 
 namespace vigil {
@@ -163,92 +168,66 @@ std::uint64_t MetricsRegistry::counterTotal(const QByteArray &name) const
     return total;
 }
 
-static QByteArray escapeLabelValue(const QByteArray &v)
+namespace {
+std::vector<prometheus::ClientMetric::Label> toLabels(const Labels &labels)
 {
-    QByteArray out;
-    out.reserve(v.size());
-    for (char ch : v) {
-        if (ch == '\\')
-            out += "\\\\";
-        else if (ch == '"')
-            out += "\\\"";
-        else if (ch == '\n')
-            out += "\\n";
-        else
-            out += ch;
-    }
+    std::vector<prometheus::ClientMetric::Label> out;
+    out.reserve(static_cast<size_t>(labels.size()));
+    for (const auto &[k, v] : labels)
+        out.push_back({k.toStdString(), v.toStdString()});
     return out;
 }
+} // namespace
 
-QByteArray formatLabels(const Labels &labels, const QByteArray &extraName, const QByteArray &extraValue)
-{
-    if (labels.isEmpty() && extraName.isEmpty())
-        return {};
-    QByteArray out = "{";
-    bool first = true;
-    for (const auto &[k, v] : labels) {
-        if (!first)
-            out += ',';
-        first = false;
-        out += k + "=\"" + escapeLabelValue(v) + '"';
-    }
-    if (!extraName.isEmpty()) {
-        if (!first)
-            out += ',';
-        out += extraName + "=\"" + escapeLabelValue(extraValue) + '"';
-    }
-    out += '}';
-    return out;
-}
-
-static QByteArray formatNumber(double v)
-{
-    if (std::isinf(v))
-        return v > 0 ? "+Inf" : "-Inf";
-    if (std::isnan(v))
-        return "NaN";
-    if (v == std::floor(v) && std::fabs(v) < 9e15)
-        return QByteArray::number(static_cast<qint64>(v));
-    return QByteArray::number(v, 'g', 10);
-}
-
+// The text format itself (escaping, number formatting, _bucket/_sum/_count, +Inf) is prometheus-cpp's
+// TextSerializer, the Prometheus project's C++ client from Debian's archive. Our own lock-free
+// primitives stay: the latency histogram also feeds the charts' percentiles, which needs its
+// per-bucket snapshots and deltas (prometheus-cpp's Histogram offers neither).
 QByteArray MetricsRegistry::exposition() const
 {
-    QMutexLocker lock(&m_mutex);
-    QByteArray out;
-    out.reserve(16 * 1024);
-    const auto &b = Histogram::bounds();
-    for (const Family &f : m_families) {
-        out += "# HELP " + f.name + ' ' + f.help + '\n';
-        out += "# TYPE " + f.name + ' '
-            + (f.type == Type::Counter      ? "counter"
-                    : f.type == Type::Gauge ? "gauge"
-                                            : "histogram")
-            + '\n';
-        for (const Child &c : f.children) {
-            if (c.read) {
-                out += f.name + formatLabels(c.labels) + ' ' + formatNumber(c.read()) + '\n';
-            } else if (c.counter) {
-                out += f.name + formatLabels(c.labels) + ' ' + QByteArray::number(c.counter->value()) + '\n';
-            } else if (c.gauge) {
-                out += f.name + formatLabels(c.labels) + ' ' + formatNumber(c.gauge->value()) + '\n';
-            } else if (c.histogram) {
-                const Histogram::Snapshot s = c.histogram->snapshot();
-                std::uint64_t cumulative = 0;
-                for (size_t i = 0; i < b.size(); ++i) {
-                    cumulative += s.counts[i];
-                    out += f.name + "_bucket" + formatLabels(c.labels, "le", formatNumber(b[i])) + ' '
-                        + QByteArray::number(cumulative) + '\n';
+    std::vector<prometheus::MetricFamily> families;
+    {
+        QMutexLocker lock(&m_mutex);
+        families.reserve(m_families.size());
+        const auto &b = Histogram::bounds();
+        for (const Family &f : m_families) {
+            prometheus::MetricFamily out;
+            out.name = f.name.toStdString();
+            out.help = f.help.toStdString();
+            out.type = f.type == Type::Counter ? prometheus::MetricType::Counter
+                : f.type == Type::Gauge        ? prometheus::MetricType::Gauge
+                                               : prometheus::MetricType::Histogram;
+            for (const Child &c : f.children) {
+                prometheus::ClientMetric m;
+                m.label = toLabels(c.labels);
+                if (c.read) {
+                    (f.type == Type::Counter ? m.counter.value : m.gauge.value) = c.read();
+                } else if (c.counter) {
+                    m.counter.value = static_cast<double>(c.counter->value());
+                } else if (c.gauge) {
+                    m.gauge.value = c.gauge->value();
+                } else if (c.histogram) {
+                    const Histogram::Snapshot s = c.histogram->snapshot();
+                    std::uint64_t cumulative = 0;
+                    m.histogram.bucket.reserve(b.size() + 1);
+                    for (size_t i = 0; i < b.size(); ++i) {
+                        cumulative += s.counts[i];
+                        m.histogram.bucket.push_back({cumulative, b[i]});
+                    }
+                    cumulative += s.counts[b.size()];
+                    m.histogram.bucket.push_back({cumulative, std::numeric_limits<double>::infinity()});
+                    m.histogram.sample_count = cumulative;
+                    m.histogram.sample_sum = s.sum;
                 }
-                cumulative += s.counts[b.size()];
-                out += f.name + "_bucket" + formatLabels(c.labels, "le", "+Inf") + ' ' + QByteArray::number(cumulative)
-                    + '\n';
-                out += f.name + "_sum" + formatLabels(c.labels) + ' ' + formatNumber(s.sum) + '\n';
-                out += f.name + "_count" + formatLabels(c.labels) + ' ' + QByteArray::number(cumulative) + '\n';
+                out.metric.push_back(std::move(m));
             }
+            families.push_back(std::move(out));
         }
     }
-    return out;
+    std::ostringstream text;
+    prometheus::TextSerializer().Serialize(text, families);
+    const std::string str = text.str();
+    return QByteArray(str.data(), static_cast<qsizetype>(str.size()));
 }
 
 } // namespace vigil

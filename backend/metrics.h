@@ -66,7 +66,7 @@ private:
     std::atomic<std::uint64_t> m_sumNs {0};
 };
 
-// Prometheus text exposition over counters, gauges and histograms created on first use.
+// Prometheus text exposition (prometheus-cpp's TextSerializer) over counters, gauges and histograms created on first use.
 // Children are never destroyed, so callers may keep the returned references for the life of
 // the registry (do that on hot paths: lookup takes a mutex).
 class MetricsRegistry final
@@ -113,7 +113,5 @@ private:
     mutable QMutex m_mutex;
     std::deque<Family> m_families;
 };
-
-QByteArray formatLabels(const Labels &labels, const QByteArray &extraName = {}, const QByteArray &extraValue = {});
 
 } // namespace vigil

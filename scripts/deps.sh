@@ -6,9 +6,10 @@ set -euo pipefail
 BUILD_PACKAGES=(
     cmake ninja-build ccache g++ pkg-config
     qt6-base-dev qt6-httpserver-dev qt6-websockets-dev qt6-charts-dev libqt6opengl6-dev
-    libqt6sql6-sqlite libqt6sql6-psql qt6-qpa-plugins libgl-dev
+    libqt6sql6-sqlite libqt6sql6-psql qt6-qpa-plugins libgl-dev prometheus-cpp-dev
     fonts-dejavu-core curl
 )
+# prometheus-cpp-dev: the Prometheus text format of /metrics (prometheus-cpp's TextSerializer).
 # libqt6opengl6-dev: Qt6Charts's CMake package needs Qt6OpenGL, which qt6-base-dev only recommends.
 # Extra packages for the test suite (valgrind for the disconnect tests, promtool for /metrics,
 # prometheus + jq for the real-Prometheus test).
