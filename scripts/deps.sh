@@ -16,9 +16,12 @@ BUILD_PACKAGES=(
 # Package test (tests/package_test.sh): dpkg-dev + file for CPack's shlibdeps, and the validators it runs.
 # PostgreSQL tests (label postgres): a throwaway server (scripts/pg-throwaway.sh; runuser is in
 # util-linux) and python3 for the load client of tests/pg_multinode.sh (standard library only).
+# Proof (docs/testing.md): clang + libFuzzer for tests/fuzz, Locust for tests/load, node (+ acorn) to check the k6
+# script's syntax, python3 for the scenario verdicts.
 TEST_PACKAGES=(valgrind sqlite3 procps prometheus jq
     dpkg-dev file lintian appstream desktop-file-utils man-db
-    postgresql postgresql-client python3 util-linux)
+    postgresql postgresql-client python3 util-linux
+    clang libclang-rt-14-dev python3-locust nodejs node-acorn)
 
 want=("${BUILD_PACKAGES[@]}")
 if [[ "${1:-}" == "--test" ]]; then
