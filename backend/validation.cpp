@@ -189,6 +189,37 @@ bool isNumberChar(char c)
     return (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E';
 }
 
+// The JSON number grammar (RFC 8259 §6): -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+bool isJsonNumber(QByteArrayView t)
+{
+    qsizetype i = 0;
+    const auto digits = [&] {
+        const qsizetype start = i;
+        while (i < t.size() && t[i] >= '0' && t[i] <= '9')
+            ++i;
+        return i > start;
+    };
+    if (i < t.size() && t[i] == '-')
+        ++i;
+    if (i < t.size() && t[i] == '0')
+        ++i;
+    else if (!digits())
+        return false;
+    if (i < t.size() && t[i] == '.') {
+        ++i;
+        if (!digits())
+            return false;
+    }
+    if (i < t.size() && (t[i] == 'e' || t[i] == 'E')) {
+        ++i;
+        if (i < t.size() && (t[i] == '+' || t[i] == '-'))
+            ++i;
+        if (!digits())
+            return false;
+    }
+    return i == t.size();
+}
+
 // A number token that is valid JSON syntax (RFC 8259 §6) but that Qt refused: it is outside the double range.
 struct NumberPatch
 {
@@ -653,16 +684,34 @@ std::optional<ValidationError> parseJsonObjectBody(
     if (std::all_of(body.cbegin(), body.cend(), isJsonSpace))
         return makeError(kInvalidJson, QString(), u"Request body is empty; send a JSON object such as %1."_s.arg(example));
 
-    // Qt 6.4's parser accepts escapes JSON does not have ("\x41" becomes "x41"): refuse them
-    // rather than store altered text.
+    // Qt 6.4's parser accepts what JSON does not have: escapes ("\x41" becomes "x41"), raw control characters
+    // inside strings, and numbers such as .5, 1. or 1.e5. Refuse them rather than store what a strict client
+    // would never have sent.
     {
         bool inString = false;
         for (qsizetype i = 0; i < body.size(); ++i) {
             const char c = body.at(i);
             if (!inString) {
                 inString = c == '"';
+                if (c == '-' || (c >= '0' && c <= '9') || c == '.' || c == '+') {
+                    qsizetype end = i;
+                    while (end < body.size() && isNumberChar(body.at(end)))
+                        ++end;
+                    if (!isJsonNumber(QByteArrayView(body).sliced(i, end - i)))
+                        return makeError(kInvalidJson, QString(),
+                            u"Request body is not valid JSON: malformed number \"%1\" at byte %2 (JSON numbers look "
+                            u"like 42, -0.5 or 1e-3)."_s
+                                .arg(QString::fromLatin1(body.mid(i, std::min<qsizetype>(end - i, kMaxEcho))))
+                                .arg(i));
+                    i = end - 1;
+                }
                 continue;
             }
+            if (static_cast<unsigned char>(c) < 0x20)
+                return makeError(kInvalidJson, QString(),
+                    u"Request body is not valid JSON: raw control character 0x%1 inside a string at byte %2 (escape "
+                    u"it, e.g. \\n or \\u0009)."_s.arg(uint(static_cast<unsigned char>(c)), 2, 16, QLatin1Char('0'))
+                        .arg(i));
             if (c == '"') {
                 inString = false;
             } else if (c == '\\') {

@@ -103,6 +103,21 @@ void TestValidation::rejects_data()
                                  << u"byte"_s;
     QTest::newRow("invalid escape \\x") << QByteArray(R"({"metric_name":"cpu","value":1,"source":"\x41"})") << json
                                         << QString() << u"invalid escape"_s;
+    // Qt 6.4 accepts these; JSON does not (found by tst_hostile).
+    QTest::newRow("number .5") << QByteArray(R"({"metric_name":"cpu","value":.5})") << json << QString()
+                               << u"malformed number"_s;
+    QTest::newRow("number 1.") << QByteArray(R"({"metric_name":"cpu","value":1.})") << json << QString()
+                               << u"malformed number"_s;
+    QTest::newRow("number -.5") << QByteArray(R"({"metric_name":"cpu","value":-.5})") << json << QString()
+                                << u"malformed number"_s;
+    QTest::newRow("number 1.e5") << QByteArray(R"({"metric_name":"cpu","value":1.e5})") << json << QString()
+                                 << u"malformed number"_s;
+    QTest::newRow("number in labels 1.") << QByteArray(R"({"metric_name":"cpu","value":1,"labels":{"a":[1.]}})") << json
+                                         << QString() << u"malformed number"_s;
+    QTest::newRow("raw tab in string") << QByteArray("{\"metric_name\":\"cpu\",\"value\":1,\"source\":\"a\tb\"}")
+                                       << json << QString() << u"raw control character 0x09"_s;
+    QTest::newRow("raw newline in key") << QByteArray("{\"metric_name\":\"cpu\",\"value\":1,\"a\nb\":1}") << json
+                                        << QString() << u"raw control character 0x0a"_s;
     QTest::newRow("short \\u escape") << QByteArray(R"({"metric_name":"cpu","value":1,"source":"\u12"})") << json
                                       << QString() << u"invalid escape"_s;
     QTest::newRow("array body") << QByteArray(R"([{"metric_name":"cpu","value":1}])") << json << QString()
@@ -282,6 +297,11 @@ void TestValidation::accepts_data()
                                               R"("tier":"db"},"idempotency_key":"evt-0001"})")
                                 << u"memory_usage"_s << 87.5 << u"web-1"_s << kNowMs - 3600 * 1000 << 2
                                 << u"evt-0001"_s;
+    QTest::newRow("number -0.5e+3") << QByteArray(R"({"metric_name":"cpu_usage","value":-0.5e+3})") << u"cpu_usage"_s
+                                    << -500.0 << QString() << kNowMs << 0 << QString();
+    QTest::newRow("number 0E-2 after a BOM") << QByteArray("\xef\xbb\xbf{\"metric_name\":\"cpu_usage\",\"value\":0E-2,"
+                                                           "\"labels\":{\"a\":\"x\"}}")
+                                             << u"cpu_usage"_s << 0.0 << QString() << kNowMs << 1 << QString();
     QTest::newRow("unicode source") << with(u"source"_s, u"Zürich 机房 🚀"_s) << u"cpu_usage"_s << 42.0
                                     << u"Zürich 机房 🚀"_s << kNowMs << 0 << QString();
     const QString name128 = u"a"_s + repeated(u"_:.-9"_s, 25) + u"xx"_s;
