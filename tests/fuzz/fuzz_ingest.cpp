@@ -76,9 +76,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const auto error = parseIngest(input, kNowMs, &event, limits);
     if (error) {
         // Every rejection is a documented 400 code; body-level errors carry no field.
-        static const QStringList codes = {QStringLiteral("invalid_json"), QStringLiteral("duplicate_field"),
-            QStringLiteral("unknown_field"), QStringLiteral("missing_field"), QStringLiteral("invalid_type"),
-            QStringLiteral("invalid_value")};
+        static const QStringList codes
+            = {QStringLiteral("invalid_json"), QStringLiteral("duplicate_field"), QStringLiteral("unknown_field"),
+                QStringLiteral("missing_field"), QStringLiteral("invalid_type"), QStringLiteral("invalid_value")};
         check(codes.contains(error->code), "undocumented error code", input);
         check(!error->message.isEmpty(), "error without a message", input);
         if (error->code == QLatin1String("invalid_json"))
