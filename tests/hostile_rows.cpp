@@ -187,6 +187,11 @@ void addHostileRows()
     row("HTTP/0.9 request line", raw("GET /healthz\r\n"), 400, "bad_request");
     row("unknown HTTP version", raw("GET /healthz HTTP/7.1\r\nHost: x\r\n"), 400, "bad_request");
     row("space in path", raw("GET /heal thz HTTP/1.1\r\nHost: x\r\n"), 400, "bad_request");
+    // Found by fuzz_request_head: control bytes inside the request target went on to routing.
+    row("NUL in path", raw(QByteArray("GET /heal\0thz HTTP/1.1\r\nHost: x\r\n", 33)), 400, "bad_request");
+    row("tab in path", raw("GET /heal\tthz HTTP/1.1\r\nHost: x\r\n"), 400, "bad_request");
+    row("CR in path", raw("GET /heal\rthz HTTP/1.1\r\nHost: x\r\n"), 400, "bad_request");
+    row("DEL in path", raw("GET /heal\x7fthz HTTP/1.1\r\nHost: x\r\n"), 400, "bad_request");
     row("binary request line", raw(QByteArray("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11) + "\r\n"), 400,
         "bad_request");
 

@@ -22,6 +22,14 @@ bool isMethod(const QByteArray &m)
         && std::all_of(m.begin(), m.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
 }
 
+// RFC 9112 §3.2: a request target is visible characters; a control byte (NUL, CR, tab, DEL) or a space inside it
+// is never a path a client meant, and Qt would pass it on to routing as is.
+bool isTarget(const QByteArray &t)
+{
+    return !t.isEmpty()
+        && std::all_of(t.begin(), t.end(), [](char c) { return static_cast<unsigned char>(c) > 0x20 && c != 0x7f; });
+}
+
 bool isDigits(const QByteArray &v)
 {
     return !v.isEmpty() && v.size() <= 18
@@ -45,7 +53,8 @@ RequestHead parseRequestHead(const QByteArray &head)
     const QList<QByteArray> lines = head.split('\n');
     QList<QByteArray> parts = lines.first().trimmed().split(' ');
     parts.removeAll(QByteArray());
-    if (parts.size() != 3 || !isMethod(parts.at(0)) || (parts.at(2) != "HTTP/1.1" && parts.at(2) != "HTTP/1.0"))
+    if (parts.size() != 3 || !isMethod(parts.at(0)) || !isTarget(parts.at(1))
+        || (parts.at(2) != "HTTP/1.1" && parts.at(2) != "HTTP/1.0"))
         return refused("malformed request line (expected 'METHOD /path HTTP/1.1')");
 
     RequestHead r;
