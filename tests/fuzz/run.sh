@@ -9,7 +9,7 @@ cd "$(dirname "$0")/../.."
 seconds="${1:-60}"
 shift || true
 targets=("$@")
-((${#targets[@]})) || targets=(fuzz_ingest)
+((${#targets[@]})) || targets=(fuzz_ingest fuzz_request_head)
 
 if ! command -v clang++ >/dev/null || ! ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1; then
     echo "fuzz: clang++ or libclang_rt.fuzzer missing (scripts/deps.sh --test installs clang and libclang-rt-14-dev)"
@@ -28,7 +28,7 @@ for t in "${targets[@]}"; do
     # LeakSanitizer stays on (libFuzzer's -detect_leaks=1 default); -timeout catches hangs, -rss_limit_mb blow-ups.
     if ! ASAN_OPTIONS="abort_on_error=1:detect_leaks=1" UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
         "build/fuzz/tests/fuzz/$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
-        -dict=tests/fuzz/json.dict -print_final_stats=1 -artifact_prefix="build/fuzz/artifacts/$t-" \
+        -dict="tests/fuzz/$name.dict" -print_final_stats=1 -artifact_prefix="build/fuzz/artifacts/$t-" \
         "$scratch" "tests/fuzz/corpus/$name" 2>"build/fuzz/$t.log"; then
         status=1
         echo "fuzz: $t FAILED; last lines of build/fuzz/$t.log:"
