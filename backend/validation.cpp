@@ -687,12 +687,17 @@ std::optional<ValidationError> parseJsonObjectBody(
     // Qt 6.4's parser accepts what JSON does not have: escapes ("\x41" becomes "x41"), raw control characters
     // inside strings, and numbers such as .5, 1. or 1.e5. Refuse them rather than store what a strict client
     // would never have sent.
+    // Qt 6.4 also drops a raw U+FEFF (the UTF-8 bytes EF BB BF) that opens a string: "\uFEFFst" would be stored as
+    // "st". Those get rewritten to the escape \ufeff, which Qt keeps.
+    QList<qsizetype> bomAt;
     {
         bool inString = false;
         for (qsizetype i = 0; i < body.size(); ++i) {
             const char c = body.at(i);
             if (!inString) {
                 inString = c == '"';
+                if (inString && QByteArrayView(body).sliced(i + 1).startsWith("\xEF\xBB\xBF"))
+                    bomAt.append(i + 1);
                 if (c == '-' || (c >= '0' && c <= '9') || c == '.' || c == '+') {
                     qsizetype end = i;
                     while (end < body.size() && isNumberChar(body.at(end)))
@@ -732,6 +737,8 @@ std::optional<ValidationError> parseJsonObjectBody(
     }
 
     QByteArray json = body;
+    for (auto it = bomAt.crbegin(); it != bomAt.crend(); ++it)
+        json.replace(*it, 3, "\\ufeff");
     QList<NumberPatch> patches;
     QJsonDocument doc;
     for (;;) {

@@ -118,6 +118,9 @@ void TestValidation::rejects_data()
                                        << json << QString() << u"raw control character 0x09"_s;
     QTest::newRow("raw newline in key") << QByteArray("{\"metric_name\":\"cpu\",\"value\":1,\"a\nb\":1}") << json
                                         << QString() << u"raw control character 0x0a"_s;
+    QTest::newRow("raw U+FEFF opening a label key")
+        << QByteArray("{\"metric_name\":\"cpu\",\"value\":1,\"labels\":{\"\xef\xbb\xbfst\":\"x\"}}") << value
+        << u"labels.\uFEFFst"_s << u"label key"_s;
     QTest::newRow("short \\u escape") << QByteArray(R"({"metric_name":"cpu","value":1,"source":"\u12"})") << json
                                       << QString() << u"invalid escape"_s;
     QTest::newRow("array body") << QByteArray(R"([{"metric_name":"cpu","value":1}])") << json << QString()
@@ -302,6 +305,10 @@ void TestValidation::accepts_data()
     QTest::newRow("number 0E-2 after a BOM") << QByteArray("\xef\xbb\xbf{\"metric_name\":\"cpu_usage\",\"value\":0E-2,"
                                                            "\"labels\":{\"a\":\"x\"}}")
                                              << u"cpu_usage"_s << 0.0 << QString() << kNowMs << 1 << QString();
+    // Found by fuzz_ingest: Qt 6.4 drops a raw U+FEFF that opens a string; it must be kept as sent.
+    QTest::newRow("raw U+FEFF opening source") << QByteArray("{\"metric_name\":\"cpu_usage\",\"value\":1,"
+                                                             "\"source\":\"\xef\xbb\xbfweb\"}")
+                                               << u"cpu_usage"_s << 1.0 << u"\uFEFFweb"_s << kNowMs << 0 << QString();
     QTest::newRow("unicode source") << with(u"source"_s, u"Zürich 机房 🚀"_s) << u"cpu_usage"_s << 42.0
                                     << u"Zürich 机房 🚀"_s << kNowMs << 0 << QString();
     const QString name128 = u"a"_s + repeated(u"_:.-9"_s, 25) + u"xx"_s;
