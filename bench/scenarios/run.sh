@@ -2,8 +2,8 @@
 # The original Vigil's four load-test scenarios against a real `vigil --headless` (free loopback port, temporary
 # database), each ending with a verdict: bench/scenarios/results/<scenario>.json and the exit code.
 #   bench/scenarios/run.sh [steady|burst|failure|overload|all] [--short] [--out DIR]
-# Binary: $VIGIL, else build/ci/app/vigil, else build/dev/app/vigil. Exit: 0 no expectation failed (some may be
-# "pending" on features not built yet), 1 an expectation failed, 2 a scenario could not run.
+# Binary: $VIGIL, else build/ci/app/vigil, else build/dev/app/vigil. Exit: 0 no expectation failed, 1 an expectation
+# failed, 2 a scenario could not run.
 # Full runs take about 3 to 5 minutes each (all: about 15); docs/testing.md lists every check.
 set -euo pipefail
 cd "$(dirname "$0")/../.."

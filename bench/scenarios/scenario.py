@@ -5,7 +5,7 @@ built-in simulator over REST against a real `vigil --headless` on a free loopbac
 Every expectation the reference document lists ("Testing scenarios" and "Validation checklist") becomes a check
 measured server-side: /metrics, /api/v1/queue, the simulator status, /api/v1/audit/verify and, after a clean
 shutdown, the SQLite database itself. Each run writes a machine-readable verdict (JSON) and exits with:
-  0  no expectation failed (checks that depend on a feature this build does not have yet are "pending")
+  0  no expectation failed
   1  at least one expectation failed
   2  the scenario could not run (no binary, server did not start, ...)
 
@@ -70,8 +70,8 @@ SCENARIOS = {
 COMMON_SERVER = ["--retry-base", "0.2", "--retry-cap", "2", "--remediator-latency-ms", "5", "--log-file", "none"]
 
 # Rate-limit thresholds (ingest requests per second per client address; the simulator is one client) for the
-# scenarios that expect rate limiting; applied only when this binary's --help lists the option (branch 'limits').
-# The others keep the defaults (50/s): steady at 1000/min and failure at 500/min stay below them.
+# scenarios that expect rate limiting. The others keep the server's defaults (ingest 50/s, burst 100) on purpose:
+# steady at 1000/min (17/s) and failure at 500/min (8/s) must never be limited by them (docs/configuration.md).
 RATE_LIMIT_OPTIONS = {
     "burst": ["--rate-limit-ingest", "300"],  # above the calm 100/s, below the 500/s spikes
     "overload": ["--rate-limit-ingest", "1000"],  # below the 2000/s offered and the ~1300/s this machine takes
@@ -184,6 +184,21 @@ def codes(metrics, endpoint=INGEST):
     return out
 
 
+def accepted_p95(metrics, answered, endpoint=INGEST):
+    """Server-side p95 of the accepted (200/202) ingest requests alone, as an upper bound (seconds), and their count.
+
+    request_latency_seconds has no status label, so refused answers (429, 503, 400) share its buckets. With n_total
+    observations of which n_acc were accepted, the bucket holding the overall rank n_total - 0.05 * n_acc bounds the
+    accepted p95 from above wherever the refused ones fall (it is exact when every refusal is faster than every
+    acceptance, the usual case for a 429): at least 95 % of the accepted requests lie at or below it."""
+    n_acc = answered.get(202, 0) + answered.get(200, 0)
+    buckets = [v for labels, v in metrics.get("request_latency_seconds_bucket", []) if labels.get("endpoint") == endpoint]
+    n_total = max(buckets, default=0)
+    if n_acc == 0 or n_total == 0:
+        return None, int(n_acc)
+    return histogram_quantile(metrics, min(1.0, 1 - 0.05 * n_acc / n_total), endpoint)[0], int(n_acc)
+
+
 def histogram_quantile(metrics, q, endpoint=INGEST):
     """Upper bound of the bucket that holds quantile q of request_latency_seconds{endpoint} (seconds), and count."""
     buckets = sorted(
@@ -241,19 +256,15 @@ class Verdict:
         self.checks = []
         self.info = {}
 
-    def check(self, name, expectation, ok, measured, pending_reason=None):
-        status = "pending" if pending_reason else ("pass" if ok else "fail")
+    def check(self, name, expectation, ok, measured):
+        status = "pass" if ok else "fail"
         entry = {"check": name, "expectation": expectation, "status": status, "measured": measured}
-        if pending_reason:
-            entry["pending"] = pending_reason
         self.checks.append(entry)
         print(f"  [{status:7}] {name}: {expectation} — measured {json.dumps(measured)}", flush=True)
 
     def result(self):
         if any(c["status"] == "fail" for c in self.checks):
             return "fail"
-        if any(c["status"] == "pending" for c in self.checks):
-            return "pass_with_pending"
         return "pass"
 
 
@@ -273,14 +284,7 @@ def run_scenario(vigil, name, short, outdir):
     spec = SCENARIOS[name]
     duration = spec["duration"][1 if short else 0]
     verdict = Verdict(name, short)
-    help_text = subprocess.run([vigil, "--help"], capture_output=True, text=True).stdout
-    has_rate_limit = "--rate-limit" in help_text
-    server_args = list(spec["server"])
-    rl_args = RATE_LIMIT_OPTIONS.get(name, [])
-    if has_rate_limit and rl_args and rl_args[0] in help_text:
-        server_args += rl_args
-    pending_rl = None if has_rate_limit else (
-        "rate limiting is not in this build yet (branch 'limits'); no --rate-limit option in vigil --help")
+    server_args = list(spec["server"]) + RATE_LIMIT_OPTIONS.get(name, [])
 
     workdir = tempfile.mkdtemp(prefix=f"vigil-scenario-{name}-")
     server = Server(vigil, workdir, server_args)
@@ -349,6 +353,7 @@ def run_scenario(vigil, name, short, outdir):
     accepted_202 = codes(m_after_probe).get(202, 0)
     p95, hist_count = histogram_quantile(m, 0.95)
     p99, _ = histogram_quantile(m, 0.99)
+    p95_accepted, accepted_count = accepted_p95(m, c)
     depths = [s["depth"] for s in sampler.samples if s["running"]]
     rate_limited = msum(m, "rate_limited_total")
     gen = simm["events_generated"]
@@ -361,6 +366,7 @@ def run_scenario(vigil, name, short, outdir):
         "ingest_codes": {str(k): int(v) for k, v in sorted(c.items())},
         "server_p95_upper_s": p95,
         "server_p99_upper_s": p99,
+        "server_p95_accepted_upper_s": p95_accepted,
         "histogram_count": hist_count,
         "simulator": simm,
         "peak_depth": max(depths, default=0),
@@ -424,8 +430,7 @@ def run_scenario(vigil, name, short, outdir):
                       {"max_depth_second_half": max(half, default=None), "samples": len(half)})
         verdict.check("no_rate_limiting", "no rate limiting at this rate (no 429, rate_limited_total 0)",
                       rate_limited == 0 and c.get(429, 0) == 0 and simm["events_rate_limited"] == 0,
-                      {"rate_limited_total": rate_limited, "429": int(c.get(429, 0)),
-                       "rate_limiting_in_build": has_rate_limit})
+                      {"rate_limited_total": rate_limited, "429": int(c.get(429, 0))})
     elif name == "burst":
         spike = [s["depth"] for s in sampler.samples if s["running"] and s["target_rate"] > params["rate"]]
         calm = [s["depth"] for s in sampler.samples if s["running"] and s["target_rate"] < params["rate"]]
@@ -446,14 +451,17 @@ def run_scenario(vigil, name, short, outdir):
                       "the last 10 s of calm <= max(50, half the spike peak)) and everything by the end",
                       drained and all(d <= calm_bound for d in calm_tail),
                       {"calm_tail_max": max(calm_tail, default=None), "bound": calm_bound})
-        verdict.check("handled_gracefully", "bursts handled gracefully: real error rate < 5 %, server p95 < 1 s",
-                      total > 0 and real_errors / total < 0.05 and p95 is not None and p95 <= 1.0,
-                      {"real_errors": int(real_errors), "requests": int(total), "p95_bucket_upper_s": p95})
+        verdict.check("handled_gracefully", "bursts handled gracefully: real error rate < 5 %, server-side p95 of "
+                      "the accepted ingests < 1 s",
+                      total > 0 and real_errors / total < 0.05 and p95_accepted is not None and p95_accepted <= 1.0,
+                      {"real_errors": int(real_errors), "requests": int(total),
+                       "accepted_p95_bucket_upper_s": p95_accepted, "accepted": accepted_count,
+                       "all_p95_bucket_upper_s": p95})
         verdict.check("rate_limit_activates", "rate limiting activates above its threshold (429 with Retry-After, "
                       "rate_limited_total > 0, only during spikes)",
                       rate_limited > 0 and c.get(429, 0) > 0,
                       {"rate_limited_total": rate_limited, "429": int(c.get(429, 0)),
-                       "sim_rate_limited": simm["events_rate_limited"]}, pending_rl)
+                       "sim_rate_limited": simm["events_rate_limited"]})
     elif name == "failure":
         retried_sim = simm["events_retried"]
         verdict.check("retries_happen", "retry logic activates: injected 500s retried by the client, failed "
@@ -480,15 +488,19 @@ def run_scenario(vigil, name, short, outdir):
     elif name == "overload":
         verdict.check("queue_depth_increases", "queue depth increases under overload (peak >= 20; 0 at steady load)",
                       max(depths, default=0) >= 20, {"peak_depth": max(depths, default=0)})
-        verdict.check("p95_under_1s", "server-side p95 ingest latency < 1 s (accepted and refused requests alike)",
-                      p95 is not None and p95 <= 1.0, {"p95_bucket_upper_s": p95, "requests": hist_count})
+        verdict.check("p95_under_1s", "server-side p95 latency of the accepted ingests < 1 s (from /metrics; the "
+                      "client's latency includes its Retry-After waits and is not judged)",
+                      p95_accepted is not None and p95_accepted <= 1.0,
+                      {"accepted_p95_bucket_upper_s": p95_accepted, "accepted": accepted_count,
+                       "all_p95_bucket_upper_s": p95, "requests": hist_count,
+                       "client_p95_ms": simm["latency_ms"].get("p95")})
         verdict.check("degrades_gracefully", "real error rate < 5 % (429/503 with Retry-After are answers, "
                       "not errors)", total > 0 and real_errors / total < 0.05,
                       {"real_errors": int(real_errors), "requests": int(total)})
         verdict.check("rate_limit_engages", "rate limiting engages (429 with Retry-After, rate_limited_total > 0)",
                       rate_limited > 0 and c.get(429, 0) > 0,
                       {"rate_limited_total": rate_limited, "429": int(c.get(429, 0)),
-                       "sim_rate_limited": simm["events_rate_limited"]}, pending_rl)
+                       "sim_rate_limited": simm["events_rate_limited"]})
 
     out = {
         "scenario": name,
