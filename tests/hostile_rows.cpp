@@ -231,7 +231,7 @@ void addHostileRows()
     row("simulator rate NaN", rawPost("/api/v1/ui/simulator/start?rate=NaN", {}), 400, "invalid_parameter");
     row("simulator rate 1e309", rawPost("/api/v1/ui/simulator/start?rate=1e309", {}), 400, "invalid_parameter");
     row("simulator rate twice", rawPost("/api/v1/ui/simulator/start?rate=1&rate=2", {}), 400, "invalid_parameter");
-    row("simulator unknown parameter", rawPost("/api/v1/ui/simulator/start?rat=1", {}), 400, "invalid_parameter");
+    row("simulator unknown parameter", rawPost("/api/v1/ui/simulator/start?rat=1", {}), 400, "unknown_parameter");
     row("simulator shares over 1", rawPost("/api/v1/ui/simulator/start?failure_rate=0.6&timeout_rate=0.6", {}), 400,
         "invalid_parameter");
     row("simulator target elsewhere", rawPost("/api/v1/ui/simulator/start?target=ftp://x", {}), 400,
