@@ -1234,13 +1234,29 @@ void Writer::housekeeping()
     // task has used up its attempts (a task that keeps killing its worker must not loop forever).
     // Any node reaps any node's expired leases (a dead node's work is rescued by the others); on
     // PostgreSQL rows another node is changing right now are skipped, never waited for.
+    // An action task dead-lettered here also ends its action (status, audit entry), in the same
+    // transaction. On PostgreSQL that appends to the shared audit chain, whose lock must come
+    // before any row lock (see applyBatch): look first, lock if it may be needed.
+    bool actionsMayDie = false;
+    {
+        QSqlQuery look(conn);
+        look.prepare(QStringLiteral("SELECT 1 FROM tasks WHERE status='leased' AND lease_until < ? AND "
+                                    "attempts >= max_attempts AND kind='action' LIMIT 1"));
+        look.addBindValue(now);
+        actionsMayDie = look.exec() && look.next();
+    }
+    const QByteArray auditHeadBefore = m_auditHead;
+    const qint64 auditSeqBefore = m_auditSeq;
+    m_sharedLocked = false;
     QSqlQuery begin(conn);
     if (begin.exec(sqldialect::beginWrite(m_dialect))) {
+        bool ok = !actionsMayDie || !isPostgres() || lockSharedState();
         QSqlQuery dead(conn);
         dead.prepare(
             QStringLiteral("UPDATE tasks SET status='dead', lease_until=NULL, leased_by=NULL, finished_at=?, "
                            "last_error='lease expired on the last attempt' WHERE id IN (SELECT id FROM tasks WHERE "
-                           "status='leased' AND lease_until < ? AND attempts >= max_attempts%1)")
+                           "status='leased' AND lease_until < ? AND attempts >= max_attempts%1) "
+                           "RETURNING kind, ref_id, attempts")
                 .arg(sqldialect::skipLocked(m_dialect)));
         dead.addBindValue(now);
         dead.addBindValue(now);
@@ -1250,10 +1266,35 @@ void Writer::housekeeping()
                                      "status='leased' AND lease_until < ?%1)")
                           .arg(sqldialect::skipLocked(m_dialect)));
         ready.addBindValue(now);
-        // numRowsAffected() is sqlite3_changes() of the connection: read it right after each exec.
         int nDead = 0, nReady = 0;
-        const bool ok = dead.exec() && ((nDead = dead.numRowsAffected()), ready.exec())
-            && ((nReady = ready.numRowsAffected()), (!isPostgres() || nReady == 0 || notifyNewTasks()))
+        QList<QPair<qint64, int>> deadActions; // action id, attempts
+        if (ok && (ok = dead.exec())) {
+            while (dead.next()) {
+                ++nDead;
+                if (dead.value(0).toString() == QLatin1String("action"))
+                    deadActions.append({dead.value(1).toLongLong(), dead.value(2).toInt()});
+            }
+            dead.finish();
+        }
+        const QString reason = QStringLiteral("lease expired on the last attempt");
+        for (const auto &[actionId, attempts] : std::as_const(deadActions)) {
+            if (!ok)
+                break;
+            QSqlQuery act(conn);
+            act.prepare(QStringLiteral(
+                "UPDATE actions SET status='dead', attempts=?, result=?, updated_at=?, finished_at=? WHERE id=?"));
+            act.addBindValue(attempts);
+            act.addBindValue(reason);
+            act.addBindValue(now);
+            act.addBindValue(now);
+            act.addBindValue(actionId);
+            ok = act.exec()
+                && appendAudit(QStringLiteral("reaper:") + m_config.nodeId, QStringLiteral("action_dead_lettered"),
+                    QStringLiteral("action/%1").arg(actionId),
+                    {{QStringLiteral("attempt"), attempts}, {QStringLiteral("error"), reason}});
+        }
+        // numRowsAffected() is sqlite3_changes() of the connection: read it right after the exec.
+        ok = ok && ready.exec() && ((nReady = ready.numRowsAffected()), (!isPostgres() || nReady == 0 || notifyNewTasks()))
             && conn.commit();
         if (ok) {
             if (nDead + nReady > 0) {
@@ -1270,6 +1311,8 @@ void Writer::housekeeping()
             }
         } else {
             conn.rollback();
+            m_auditHead = auditHeadBefore;
+            m_auditSeq = auditSeqBefore;
         }
     }
     QSqlQuery stats(conn);

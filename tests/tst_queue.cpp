@@ -387,6 +387,34 @@ private slots:
         QCOMPARE(TestDatabases::scalar(path, QStringLiteral("SELECT count(*) FROM actions WHERE status='dead'")), 1);
     }
 
+    // A lease that expires on the task's last attempt dead-letters the task; for an action task the action
+    // itself ends too (status, audit entry), or it would show as pending forever with nothing left to run it.
+    void actionWhoseLastLeaseExpiresIsDeadLettered()
+    {
+        MetricsRegistry metrics;
+        ServerConfig c = config();
+        c.leaseSeconds = 1;
+        c.retry.maxAttempts = 1;
+        Writer w(c, metrics);
+        QString error;
+        const QString path = freshPath();
+        QVERIFY(w.open(path, &error));
+        makeAction(w);
+        const QList<TaskItem> tasks = claim(w, QStringLiteral("gone"), 10);
+        QCOMPARE(tasks.size(), 1);
+        QCOMPARE(tasks[0].kind, QStringLiteral("action"));
+        QTRY_COMPARE_WITH_TIMEOUT(w.snapshot().dead, 1, 10000);
+        QCOMPARE(w.snapshot().leased, 0);
+        QCOMPARE(TestDatabases::scalar(path, QStringLiteral("SELECT count(*) FROM actions WHERE status = 'dead'")), 1);
+        QCOMPARE(TestDatabases::scalar(path,
+                     QStringLiteral("SELECT count(*) FROM audit_log WHERE kind = 'action_dead_lettered' AND actor = "
+                                    "'reaper:test'")),
+            1);
+        const audit::VerifyResult v = TestDatabases::verifyAudit(path);
+        QVERIFY2(v.ok, qPrintable(v.problem));
+        w.close();
+    }
+
     void expiredLeasesAreRescued()
     {
         MetricsRegistry metrics;
