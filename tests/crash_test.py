@@ -207,8 +207,14 @@ def main():
     if actions == 0:
         fail("no action was triggered: the load did not exercise remediations")
     if twice or unfinished or succeeded_not_once:
-        fail("actions: %d executed twice, %d unfinished, %d succeeded without exactly one execution"
-             % (twice, unfinished, succeeded_not_once))
+        # What those actions and their tasks look like, for whoever reads a failed CI log.
+        rows = con.execute("SELECT a.id, a.status, a.attempts, a.deliveries, a.executions, t.status, t.attempts, "
+                           "t.max_attempts, t.last_error FROM actions a LEFT JOIN tasks t ON t.kind = 'action' AND "
+                           "t.ref_id = a.id WHERE a.status NOT IN ('succeeded', 'dead') OR a.executions > 1 "
+                           "LIMIT 10").fetchall()
+        fail("actions: %d executed twice, %d unfinished, %d succeeded without exactly one execution; "
+             "(action id, status, attempts, deliveries, executions, task status, task attempts, max, last error): %s"
+             % (twice, unfinished, succeeded_not_once, rows))
     # 4. Tasks leased at the kill were rescued: claimed again and finished.
     marks = ",".join("?" * len(leased))
     rescued = con.execute("SELECT count(*), sum(attempts >= 2), sum(status IN ('done', 'dead')) FROM tasks "
