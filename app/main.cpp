@@ -461,6 +461,12 @@ int runHeadless(QCoreApplication &app, const Options &parser)
         std::fprintf(stderr, "vigil: cannot start the server: %s\n", qPrintable(error));
         return 1;
     }
+    // Before the banner: whoever reads the URL may send SIGTERM at once, and that must already be
+    // an orderly stop (exit 0), not the default action (exit 143).
+    installSignalHandlers(&app, [&app, &backend] {
+        backend.stop();
+        app.quit();
+    });
     const QString url = backend.baseUrl().toString();
     // With tokens the hints carry the header (never the token itself: this output may be logged).
     const AuthConfig &auth = backend.config().auth;
@@ -481,10 +487,6 @@ int runHeadless(QCoreApplication &app, const Options &parser)
     if (!logFile.isEmpty())
         std::fprintf(stdout, "Log file:             %s\n", qPrintable(logFile));
     std::fflush(stdout);
-    installSignalHandlers(&app, [&app, &backend] {
-        backend.stop();
-        app.quit();
-    });
     const int rc = app.exec();
     backend.stop();
     logging::shutdown();
