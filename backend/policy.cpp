@@ -4,6 +4,7 @@
 #include <array>
 #include <cmath>
 
+#include <QJsonDocument>
 #include <QJsonValue>
 
 #include "validation.h"
@@ -311,6 +312,22 @@ std::optional<ValidationError> validatePolicyObject(const QJsonObject &o, Policy
     if (out)
         *out = std::move(p);
     return std::nullopt;
+}
+
+Policy policyFromRow(const QSqlQuery &q)
+{
+    Policy p;
+    p.id = q.value(0).toLongLong();
+    p.name = q.value(1).toString();
+    p.metricName = q.value(2).toString();
+    parseCompareOp(q.value(3).toString(), &p.op);
+    p.threshold = q.value(4).toDouble();
+    p.forCount = q.value(5).toInt();
+    p.cooldownSeconds = q.value(6).toInt();
+    p.action = q.value(7).toString();
+    p.params = QJsonDocument::fromJson(q.value(8).toString().toUtf8()).object();
+    p.enabled = q.value(9).toInt() != 0;
+    return p;
 }
 
 } // namespace vigil

@@ -3,6 +3,7 @@
 #include "validation.h"
 
 #include <QJsonObject>
+#include <QSqlQuery>
 #include <QList>
 #include <QString>
 #include <QStringList>
@@ -55,6 +56,10 @@ bool advance(const Policy &p, PolicyState &state, bool breached, qint64 nowMs);
 // cpu_usage > 90 → restart_service, memory_usage > 85 → clear_cache, error_rate > 5 → rollback,
 // disk_usage > 95 → expand_volume; for_count 1, cooldown 30 s, ids 0 (not stored yet).
 QList<Policy> defaultPolicies();
+// The policy in the current row of a query whose first ten columns are, in this order: id, name,
+// metric_name, op, threshold, for_count, cooldown_s, action, params, enabled (kPolicyColumns).
+inline constexpr char kPolicyColumns[] = "id, name, metric_name, op, threshold, for_count, cooldown_s, action, params, enabled";
+Policy policyFromRow(const QSqlQuery &q);
 
 // Keys: id, name, metric_name, op, threshold, for_count, cooldown_s, action, params, enabled.
 QJsonObject policyToJson(const Policy &p);

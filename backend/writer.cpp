@@ -20,6 +20,25 @@
 namespace vigil {
 
 namespace {
+// The rows of "SELECT status, count(*) FROM tasks GROUP BY status" into the snapshot's depths
+// (a status without rows counts 0).
+void takeStatusCounts(QSqlQuery &q, QueueSnapshot *s)
+{
+    s->ready = s->leased = s->done = s->dead = 0;
+    while (q.next()) {
+        const QString st = q.value(0).toString();
+        const qint64 n = q.value(1).toLongLong();
+        if (st == QLatin1String("ready"))
+            s->ready = n;
+        else if (st == QLatin1String("leased"))
+            s->leased = n;
+        else if (st == QLatin1String("done"))
+            s->done = n;
+        else if (st == QLatin1String("dead"))
+            s->dead = n;
+    }
+}
+
 QString compactJson(const QJsonObject &o)
 {
     return QString::fromUtf8(QJsonDocument(o).toJson(QJsonDocument::Compact));
@@ -309,18 +328,7 @@ bool Writer::loadState(QString *error)
         *error = q.lastError().text();
         return false;
     }
-    while (q.next()) {
-        const QString st = q.value(0).toString();
-        const qint64 n = q.value(1).toLongLong();
-        if (st == QLatin1String("ready"))
-            s.ready = n;
-        else if (st == QLatin1String("leased"))
-            s.leased = n;
-        else if (st == QLatin1String("done"))
-            s.done = n;
-        else if (st == QLatin1String("dead"))
-            s.dead = n;
-    }
+    takeStatusCounts(q, &s);
     auto scalar = [&](const QString &sql) -> qint64 {
         QSqlQuery one(conn);
         return one.exec(sql) && one.next() ? one.value(0).toLongLong() : 0;
@@ -1102,27 +1110,13 @@ bool Writer::readPolicies(QList<Policy> *out, QString *version, QString *error)
     }
     *version = q.next() ? q.value(0).toString() : QString();
     q.finish();
-    if (!q.exec(QStringLiteral(
-            "SELECT id, name, metric_name, op, threshold, for_count, cooldown_s, action, params, enabled "
-            "FROM policies ORDER BY id"))) {
+    if (!q.exec(QStringLiteral("SELECT %1 FROM policies ORDER BY id").arg(QLatin1String(kPolicyColumns)))) {
         *error = q.lastError().text();
         return false;
     }
     out->clear();
-    while (q.next()) {
-        Policy p;
-        p.id = q.value(0).toLongLong();
-        p.name = q.value(1).toString();
-        p.metricName = q.value(2).toString();
-        parseCompareOp(q.value(3).toString(), &p.op);
-        p.threshold = q.value(4).toDouble();
-        p.forCount = q.value(5).toInt();
-        p.cooldownSeconds = q.value(6).toInt();
-        p.action = q.value(7).toString();
-        p.params = QJsonDocument::fromJson(q.value(8).toString().toUtf8()).object();
-        p.enabled = q.value(9).toInt() != 0;
-        out->append(p);
-    }
+    while (q.next())
+        out->append(policyFromRow(q));
     q.finish();
     return true;
 }
@@ -1166,19 +1160,7 @@ void Writer::refreshCountsFromDatabase()
     if (!q.exec(QStringLiteral("SELECT status, count(*) FROM tasks GROUP BY status")))
         return;
     QueueSnapshot s = m_work;
-    s.ready = s.leased = s.done = s.dead = 0;
-    while (q.next()) {
-        const QString st = q.value(0).toString();
-        const qint64 n = q.value(1).toLongLong();
-        if (st == QLatin1String("ready"))
-            s.ready = n;
-        else if (st == QLatin1String("leased"))
-            s.leased = n;
-        else if (st == QLatin1String("done"))
-            s.done = n;
-        else if (st == QLatin1String("dead"))
-            s.dead = n;
-    }
+    takeStatusCounts(q, &s);
     q.finish();
     s.enqueued = s.ready + s.leased + s.done + s.dead;
     s.completed = s.done;

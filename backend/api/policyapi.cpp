@@ -149,18 +149,7 @@ const char *kSelect
 
 QJsonObject rowJson(const QSqlQuery &q)
 {
-    Policy p;
-    p.id = q.value(0).toLongLong();
-    p.name = q.value(1).toString();
-    p.metricName = q.value(2).toString();
-    parseCompareOp(q.value(3).toString(), &p.op);
-    p.threshold = q.value(4).toDouble();
-    p.forCount = q.value(5).toInt();
-    p.cooldownSeconds = q.value(6).toInt();
-    p.action = q.value(7).toString();
-    p.params = QJsonDocument::fromJson(q.value(8).toString().toUtf8()).object();
-    p.enabled = q.value(9).toInt() != 0;
-    QJsonObject o = policyToJson(p);
+    QJsonObject o = policyToJson(policyFromRow(q)); // the first ten columns of kSelect are kPolicyColumns
     o.insert(QStringLiteral("created_at"), isoUtc(q.value(10).toLongLong(), true));
     o.insert(QStringLiteral("updated_at"), isoUtc(q.value(11).toLongLong(), true));
     // The per-source state the writer keeps (DESIGN.md §9), summed up: how many sources it has seen, how many are

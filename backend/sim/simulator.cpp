@@ -37,6 +37,9 @@ constexpr int kMaxBusyRetries = 8;
 constexpr double kBusyBackoffBaseSeconds = 0.5;
 constexpr double kBusyBackoffCapSeconds = 8;
 constexpr double kBusyBudgetSeconds = 30;
+// Events waiting for a retry are held in memory: past this many (e.g. 1,000,000/min against a
+// server that refuses most of it), a refused event fails at once instead of waiting.
+constexpr size_t kMaxPendingRetries = 100'000;
 constexpr double kMaxRetryAfterSeconds = 60;
 constexpr double kEventsPerSecondPerManager = 2000; // one QNAM holds 6 connections to a host (6.4)
 constexpr size_t kMaxManagers = 32;
@@ -856,6 +859,7 @@ void Simulator::retryOrFail(Event &event, qint64 nowNs, double minDelaySeconds, 
     const bool allowed = isRunning() || (m_draining && dueNs < m_drainDeadlineNs);
     const bool exhausted = busy
         ? event.attempt > kMaxBusyRetries || nsToSeconds(dueNs - event.scheduledNs) > kBusyBudgetSeconds
+            || m_retries.size() >= kMaxPendingRetries
         : event.attempt > kMaxRetries;
     if (!allowed || exhausted) {
         finish(event.seq, Outcome::Failed, nowNs);
