@@ -19,6 +19,8 @@
 #include "sqldialect.h"
 #include "timeseries.h"
 #include "util.h"
+
+#include <QTcpServer>
 #include "worker.h"
 #include "writer.h"
 
@@ -234,6 +236,16 @@ bool Backend::start(QString *error)
     if (const QString problem = configProblem(m_config); !problem.isEmpty()) {
         *error = problem;
         return false;
+    }
+    // A taken port is the most common start-up failure: say so before opening the database and
+    // starting workers (the real listen below still reports the rare port taken in between).
+    if (m_config.port != 0) {
+        QTcpServer probe;
+        if (!probe.listen(m_config.host, m_config.port) && probe.serverError() == QAbstractSocket::AddressInUseError) {
+            *error = HttpServer::portInUseMessage(m_config.host, m_config.port);
+            m_failedOnListen = true;
+            return false;
+        }
     }
     registerProcessMetrics(d->metrics);
 

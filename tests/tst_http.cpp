@@ -1204,13 +1204,26 @@ private slots:
             QString error;
             QVERIFY(!second.start(&error));
             QVERIFY2(error.contains(QLatin1String("already in use")), qPrintable(error));
+            QVERIFY(second.failedOnListen());
             QVERIFY(!second.isRunning());
-            // Its lock was given back: the same database can be opened once the port is free.
+            // Nothing of its database is held: the same database can be opened once the port is free.
             ServerConfig again = c;
             again.port = 0;
             Backend third(again);
             QVERIFY2(third.start(&error), qPrintable(error));
             third.stop();
+        }
+        {
+            // Found before anything else is done: a new database is not even created.
+            QTemporaryDir dir;
+            ServerConfig c = backendConfig();
+            c.port = taken;
+            c.databasePath = dir.filePath(QStringLiteral("never.db"));
+            Backend fresh(c);
+            QString error;
+            QVERIFY(!fresh.start(&error));
+            QVERIFY(fresh.failedOnListen());
+            QVERIFY(!QFileInfo::exists(c.databasePath));
         }
         // The first one is unaffected.
         QCOMPARE(call(m_nam, "GET", api(QStringLiteral("/healthz"))).status, 200);

@@ -784,15 +784,20 @@ bool HttpServer::listen(const QHostAddress &address, quint16 port, QString *erro
     if (!listening) {
         const QString where = QStringLiteral("%1:%2").arg(address.toString()).arg(port);
         if (why.contains(QLatin1String("in use"), Qt::CaseInsensitive))
-            *error = QStringLiteral("port %1 on %2 is already in use (another Vigil or another program is listening); "
-                                    "choose another port (--port)")
-                         .arg(port)
-                         .arg(address.toString());
+            *error = portInUseMessage(address, port);
         else
             *error = QStringLiteral("cannot listen on %1: %2").arg(where, why);
         return false;
     }
     return true;
+}
+
+QString HttpServer::portInUseMessage(const QHostAddress &address, quint16 port)
+{
+    return QStringLiteral("port %1 on %2 is already in use (another Vigil or another program is listening); "
+                          "choose another port (--port)")
+        .arg(port)
+        .arg(address.toString());
 }
 
 void HttpServer::stopAccepting()

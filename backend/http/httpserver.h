@@ -39,6 +39,8 @@ public:
     // handler. It must outlive the server. Without one, nothing is limited (tests of the dispatcher).
     void setAdmission(Admission *admission) { m_admission = admission; }
     bool listen(const QHostAddress &address, quint16 port, QString *error);
+    // The message listen() gives when the port is taken (also used by Backend's early check).
+    static QString portInUseMessage(const QHostAddress &address, quint16 port);
     quint16 port() const { return m_port; }
 
     void stopAccepting();
