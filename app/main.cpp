@@ -562,6 +562,25 @@ int main(int argc, char **argv)
     QCoreApplication::setOrganizationName(QString());
     raiseFileLimit();
 
+    // The command line is checked before anything else happens (before the display check, which
+    // prints a line of its own): an unknown option or a stray argument is a usage error, exit 2,
+    // like a bad option value.
+    {
+        QStringList args;
+        for (int i = 0; i < argc; ++i)
+            args << QString::fromLocal8Bit(argv[i]);
+        QCommandLineParser check;
+        addOptions(check);
+        if (!check.parse(args)) {
+            QString why = check.errorText();
+            if (why.endsWith(QLatin1Char('.')))
+                why.chop(1);
+            fail(why + QStringLiteral(" (see vigil --help)"));
+        }
+        if (!check.positionalArguments().isEmpty())
+            fail(QStringLiteral("unexpected argument '%1' (options start with --; see vigil --help)")
+                     .arg(check.positionalArguments().constFirst()));
+    }
     const bool wantsInfo = hasArg(argc, argv, "--help") || hasArg(argc, argv, "-h") || hasArg(argc, argv, "--version")
         || hasArg(argc, argv, "-v") || hasArg(argc, argv, "--help-all");
     bool headless = hasArg(argc, argv, "--headless");
