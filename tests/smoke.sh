@@ -13,6 +13,17 @@ unset DISPLAY WAYLAND_DISPLAY QT_QPA_PLATFORM
 # Into a file first: with pipefail, "vigil --help | grep -q" fails when grep exits before vigil is done.
 "$VIGIL" --help >"$work/help"
 grep -q -- "--headless" "$work/help"
+# Usage errors: exit 2 with a message naming the problem, and nothing printed before it.
+usage_error() {
+    local rc=0
+    "$VIGIL" "$@" >"$work/uout" 2>"$work/uerr" || rc=$?
+    [[ $rc == 2 ]] || { echo "vigil $* exited $rc, expected 2"; cat "$work/uerr"; exit 1; }
+    [[ $(wc -l <"$work/uerr") == 1 ]] || { echo "vigil $*: expected one line on stderr:"; cat "$work/uerr"; exit 1; }
+}
+usage_error --bogus
+usage_error stray --headless
+usage_error --headless --port abc
+
 
 "$VIGIL" --headless --port 0 --db "$work/v.db" >"$work/out" 2>"$work/err" &
 pid=$!
