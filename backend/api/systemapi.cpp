@@ -47,13 +47,13 @@ bool parseBoundedInt(const QString &text, qint64 lo, qint64 hi, qint64 *out)
 void registerSystemRoutes(Router &router, const SystemContext &c)
 {
     SystemContext ctx = c;
-    router.addWithQuery("GET", QStringLiteral("/healthz"), [ctx](const HttpRequest &, Reply reply) {
+    router.addIgnoringQuery("GET", QStringLiteral("/healthz"), [ctx](const HttpRequest &, Reply reply) {
         reply.send(HttpResponse::json(200,
             {{QStringLiteral("ok"), true}, {QStringLiteral("status"), QStringLiteral("alive")},
                 {QStringLiteral("version"), QStringLiteral(VIGIL_VERSION)},
                 {QStringLiteral("uptime_seconds"), (wallNowMs() - ctx.startedAtMs) / 1000}}));
     });
-    router.addWithQuery("GET", QStringLiteral("/readyz"), [ctx](const HttpRequest &, Reply reply) {
+    router.addIgnoringQuery("GET", QStringLiteral("/readyz"), [ctx](const HttpRequest &, Reply reply) {
         const bool db = ctx.writer.isHealthy();
         const bool workers = !ctx.workersAlive || ctx.workersAlive();
         const bool ready = db && workers;
@@ -65,7 +65,7 @@ void registerSystemRoutes(Router &router, const SystemContext &c)
             r.withHeader("Retry-After", "1");
         reply.send(std::move(r));
     });
-    router.addWithQuery("GET", QStringLiteral("/metrics"), [ctx](const HttpRequest &, Reply reply) {
+    router.addIgnoringQuery("GET", QStringLiteral("/metrics"), [ctx](const HttpRequest &, Reply reply) {
         reply.send(HttpResponse::raw(200, "text/plain; version=0.0.4; charset=utf-8", ctx.metrics.exposition()));
     });
     router.add("GET", QStringLiteral("/api/v1/queue"), [ctx](const HttpRequest &, Reply reply) {

@@ -553,6 +553,20 @@ private:
             return;
         }
         slot->endpoint = match.endpoint;
+        if (match.query == Router::Query::Parsed) {
+            // No endpoint takes a parameter twice: which of two values counts would be a guess.
+            QSet<QString> seen;
+            for (const auto &[key, value] : req.query.queryItems(QUrl::FullyDecoded)) {
+                if (!seen.contains(key)) {
+                    seen.insert(key);
+                    continue;
+                }
+                const QString name = key.left(64);
+                reply.send(HttpResponse::error(400, QStringLiteral("invalid_parameter"),
+                    QStringLiteral("parameter '%1' given more than once").arg(name), name));
+                return;
+            }
+        }
         if (match.query == Router::Query::None && !req.query.isEmpty()) {
             const QString key = req.query.queryItems(QUrl::FullyDecoded).value(0).first.left(64);
             reply.send(HttpResponse::error(400, QStringLiteral("unknown_parameter"),

@@ -15,8 +15,10 @@ class Router final
 public:
     // A route added with add() takes no query parameters: any is refused (400 unknown_parameter)
     // before its handler runs, since a filter that is silently ignored would show the wrong data.
-    // addWithQuery(): the handler reads (and validates) the query string itself.
-    enum class Query { None, Parsed };
+    // addWithQuery(): the handler reads (and validates) the query string itself; a parameter given
+    // twice is refused before it runs. addIgnoringQuery(): any query is ignored (monitoring
+    // endpoints, where scrapers and probes may add their own).
+    enum class Query { None, Parsed, Ignored };
     void add(const QByteArray &method, const QString &pattern, Handler handler)
     {
         addRoute(method, pattern, std::move(handler), Query::None);
@@ -24,6 +26,10 @@ public:
     void addWithQuery(const QByteArray &method, const QString &pattern, Handler handler)
     {
         addRoute(method, pattern, std::move(handler), Query::Parsed);
+    }
+    void addIgnoringQuery(const QByteArray &method, const QString &pattern, Handler handler)
+    {
+        addRoute(method, pattern, std::move(handler), Query::Ignored);
     }
 
     struct Match
