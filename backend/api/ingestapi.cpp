@@ -110,17 +110,15 @@ public:
             reject(code);
             reply.send(HttpResponse::error(status, QString::fromLatin1(code), message, field));
         };
-        QJsonParseError parseError;
-        const QJsonDocument doc = QJsonDocument::fromJson(req.body, &parseError);
-        if (parseError.error != QJsonParseError::NoError)
-            return refuse(400, "invalid_json",
-                QStringLiteral("request body is not valid JSON: %1 at byte %2")
-                    .arg(parseError.errorString())
-                    .arg(parseError.offset),
-                {});
-        if (!doc.isObject())
-            return refuse(400, "invalid_json", QStringLiteral("request body must be a JSON object {\"events\": [...]}"), {});
-        const QJsonObject root = doc.object();
+        // The same body rules as a single ingest (strict JSON numbers and strings, UTF-8, a duplicate
+        // top-level key is duplicate_field), then the batch's own shape.
+        QJsonObject root;
+        if (const auto e = parseJsonObjectBody(req.body, QStringLiteral("a batch"),
+                QStringLiteral("{\"events\": [{\"metric_name\": \"cpu_usage\", \"value\": 93.5}]}"), &root)) {
+            reject(e->code.toLatin1());
+            reply.send(HttpResponse::error(400, e->code, e->message, e->field));
+            return;
+        }
         for (auto it = root.begin(); it != root.end(); ++it)
             if (it.key() != QLatin1String("events"))
                 return refuse(400, "unknown_field",
