@@ -146,6 +146,11 @@ private slots:
         QTest::newRow("events not array") << QByteArray(R"({"events":{}})") << 400 << "invalid_type" << "events";
         QTest::newRow("empty") << QByteArray(R"({"events":[]})") << 400 << "invalid_value" << "events";
         QTest::newRow("unknown field") << QByteArray(R"({"events":[],"x":1})") << 400 << "unknown_field" << "x";
+        QTest::newRow("events twice") << QByteArray(R"({"events":[{"metric_name":"a","value":1}],"events":[]})") << 400
+                                      << "duplicate_field" << "events";
+        QTest::newRow("not a JSON number") << QByteArray(R"({"events":[{"metric_name":"a","value":.5}]})") << 400
+                                           << "invalid_json" << "";
+        QTest::newRow("empty body") << QByteArray("") << 400 << "invalid_json" << "";
         QTest::newRow("all invalid") << QByteArray(R"({"events":[{"value":1}]})") << 400 << "no_valid_events"
                                      << "events";
         QJsonArray many;
