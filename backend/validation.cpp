@@ -683,6 +683,19 @@ std::optional<ValidationError> parseJsonObjectBody(
 {
     if (std::all_of(body.cbegin(), body.cend(), isJsonSpace))
         return makeError(kInvalidJson, QString(), u"Request body is empty; send a JSON object such as %1."_s.arg(example));
+    // A bare string, number, true, false or null: Qt 6.4 only says "illegal value at byte 1".
+    const auto first = std::find_if_not(body.cbegin(), body.cend(), isJsonSpace);
+    if (*first != '{' && *first != '[') {
+        const char c = *first;
+        const QString got = c == '"'                   ? u"a string"_s
+            : (c == '-' || (c >= '0' && c <= '9'))     ? u"a number"_s
+            : (c == 't' || c == 'f')                   ? u"true or false"_s
+            : c == 'n'                                 ? u"null"_s
+                                                       : QString();
+        if (!got.isEmpty())
+            return makeError(kInvalidJson, QString(),
+                u"Request body must be a JSON object holding %1, e.g. %2 (got %3)."_s.arg(what, example, got));
+    }
 
     // Qt 6.4's parser accepts what JSON does not have: escapes ("\x41" becomes "x41"), raw control characters
     // inside strings, and numbers such as .5, 1. or 1.e5. Refuse them rather than store what a strict client

@@ -125,9 +125,9 @@ void TestValidation::rejects_data()
                                       << QString() << u"invalid escape"_s;
     QTest::newRow("array body") << QByteArray(R"([{"metric_name":"cpu","value":1}])") << json << QString()
                                 << u"must be a JSON object holding one event"_s;
-    QTest::newRow("number body") << QByteArray("42") << json << QString() << u"not valid JSON"_s;
-    QTest::newRow("string body") << QByteArray(R"("cpu")") << json << QString() << u"not valid JSON"_s;
-    QTest::newRow("null body") << QByteArray("null") << json << QString() << u"not valid JSON"_s;
+    QTest::newRow("number body") << QByteArray("42") << json << QString() << u"must be a JSON object"_s;
+    QTest::newRow("string body") << QByteArray(R"("cpu")") << json << QString() << u"must be a JSON object"_s;
+    QTest::newRow("null body") << QByteArray("null") << json << QString() << u"must be a JSON object"_s;
     QTest::newRow("invalid utf-8 byte") << QByteArray("{\"metric_name\":\"cpu\xff\",\"value\":1}") << json << QString()
                                         << u"UTF-8"_s;
     QTest::newRow("overlong utf-8") << QByteArray("{\"metric_name\":\"a\",\"source\":\"\xc0\xaf\",\"value\":1}") << json
