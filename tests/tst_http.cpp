@@ -849,6 +849,18 @@ private slots:
         QTest::newRow("unknown Transfer-Encoding")
             << QByteArray("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n7\r\n" + body
                    + "\r\n0\r\n\r\n");
+        // Chunk framing Qt 6.4 reads leniently ("zz" and "-1" as 0, the end of the body): the bytes
+        // after them would be parsed as a second, hidden request.
+        const QByteArray te = "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+        const QByteArray hidden = "GET /fast HTTP/1.1\r\nHost: x\r\n\r\n";
+        QTest::newRow("chunk size zz") << QByteArray(te + "zz\r\n\r\n" + hidden);
+        QTest::newRow("chunk size -1") << QByteArray(te + "-1\r\n\r\n" + hidden);
+        QTest::newRow("chunk size 0x7") << QByteArray(te + "0x7\r\n" + body + "\r\n0\r\n\r\n" + hidden);
+        QTest::newRow("chunk size +7") << QByteArray(te + "+7\r\n" + body + "\r\n0\r\n\r\n" + hidden);
+        QTest::newRow("chunk size with a space before") << QByteArray(te + " 7\r\n" + body + "\r\n0\r\n\r\n" + hidden);
+        QTest::newRow("chunk longer than its size") << QByteArray(te + "5\r\n" + body + "\r\n0\r\n\r\n" + hidden);
+        QTest::newRow("bare LF after the chunk size") << QByteArray(te + "7\n" + body + "\r\n0\r\n\r\n" + hidden);
+        QTest::newRow("trailer field") << QByteArray(te + "7\r\n" + body + "\r\n0\r\nX-T: 1\r\n\r\n" + hidden);
         QTest::newRow("signed Content-Length")
             << QByteArray("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: +7\r\n\r\n" + body);
         QTest::newRow("space before colon") << QByteArray("GET /fast HTTP/1.1\r\nHost : x\r\n\r\n");
@@ -1060,6 +1072,31 @@ private slots:
     }
 
     // --- body limits and Expect ---------------------------------------------------------------------
+
+    // The strict framing check lets every valid chunked body through: sizes in either case, an
+    // extension, a body split anywhere across reads, and a request pipelined right behind it.
+    void validChunkedBodiesPass()
+    {
+        TestServer s;
+        QString error;
+        QVERIFY2(s.listen(&error), qPrintable(error));
+        RawClient c(s.port());
+        QVERIFY(c.waitConnected());
+        const QByteArray body = "0123456789abcdefghijklmnopqrstuvwxyz";
+        const QByteArray request = "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                   "A;name=value\r\n"
+            + body.left(10) + "\r\n1a\r\n" + body.mid(10) + "\r\n0\r\n\r\nGET /fast?id=next HTTP/1.1\r\nHost: x\r\n\r\n";
+        for (qsizetype at = 0; at < request.size(); at += 7) {
+            c.send(request.mid(at, 7));
+            QTest::qWait(2); // separate reads on the server
+        }
+        QTRY_COMPARE_WITH_TIMEOUT(c.parsed().responses.size(), 2, kWait);
+        const Parsed p = c.parsed();
+        QCOMPARE(p.responses.at(0).status, 200);
+        QCOMPARE(p.responses.at(0).body, body);
+        QCOMPARE(p.responses.at(1).status, 200);
+        QCOMPARE(p.responses.at(1).body, QByteArray("fast:next"));
+    }
 
     void oversizeBodyIs413AndCloses_data()
     {

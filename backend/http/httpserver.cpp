@@ -1,6 +1,7 @@
 #include "httpserver.h"
 
 #include "admission.h"
+#include "chunkedframing.h"
 #include "metrics.h"
 #include "requesthead.h"
 #include "router.h"
@@ -16,6 +17,8 @@
 #include <QTcpServer>
 #include <QTcpSocket>
 #include <QThread>
+
+#include <optional>
 #include <QTimer>
 
 #ifndef Q_OS_WIN
@@ -188,7 +191,10 @@ public:
     bool http10 = false;
     bool http10KeepAlive = false;
     bool chunked = false;
-    qint64 chunkedBytes = 0; // a chunked body has no Content-Length to refuse early: count it
+    // A chunked body's framing, checked strictly before Qt's lenient decoder reads it (and its
+    // decoded size counted against the limit as each chunk size arrives).
+    std::optional<ChunkedFraming> framing;
+    bool bodyFramed = false; // the chunked body ended; bytes after it belong to the next request
     bool refused = false; // an error answer ends the connection; Qt's parser sees nothing more
     bool closing = false; // the last answer is written or being written; then a lingering close
     QTimer *timer; // header, request, idle and linger deadlines (one at a time)
@@ -197,8 +203,8 @@ public:
     void resetHead()
     {
         head.clear();
-        headComplete = http10 = http10KeepAlive = chunked = false;
-        chunkedBytes = 0;
+        headComplete = http10 = http10KeepAlive = chunked = bodyFramed = false;
+        framing.reset();
     }
 
 private:
@@ -331,18 +337,20 @@ private:
             socket->skip(socket->bytesAvailable());
             return;
         }
+        qint64 bodyOffset = 0; // where in the available bytes this request's body begins
         if (!conn->headComplete) {
             const qint64 room = kMaxHeadBytes + 4 - conn->head.size();
             QByteArray chunk = socket->peek(std::min<qint64>(socket->bytesAvailable(), room));
+            qsizetype skip = 0;
             if (conn->head.isEmpty()) { // Qt skips blank lines between requests; so do we
                 const auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
-                qsizetype skip = 0;
                 while (skip < chunk.size() && blank(chunk.at(skip)))
                     ++skip;
                 chunk.remove(0, skip);
                 if (!chunk.isEmpty())
                     conn->requestStartNs = steadyNowNs(); // the header deadline runs from here
             }
+            const qsizetype before = conn->head.size();
             conn->head += chunk;
             const qsizetype end = findHeadEnd(conn->head);
             if (end < 0) {
@@ -353,16 +361,32 @@ private:
                     rearm(conn);
                 return;
             }
+            // The head ends with "\n\n" or "\n\r\n" at `end`; what follows in this read is body.
+            const qsizetype terminator = conn->head.at(end + 1) == '\r' ? 3 : 2;
+            bodyOffset = skip + (end + terminator - before);
             conn->head.truncate(end);
             conn->headComplete = true;
             if (!inspectHead(socket, conn))
                 return;
         }
-        if (conn->chunked) {
-            conn->chunkedBytes += socket->bytesAvailable();
-            if (conn->chunkedBytes > m_config.maxBodyBytes + 64 * 1024) {
+        if (conn->chunked && !conn->bodyFramed) {
+            if (!conn->framing)
+                conn->framing.emplace(m_config.maxBodyBytes);
+            const QByteArray body = socket->peek(socket->bytesAvailable()).mid(bodyOffset);
+            qsizetype used = 0;
+            switch (conn->framing->feed(body, &used)) {
+            case ChunkedFraming::Status::NeedMore:
+                break;
+            case ChunkedFraming::Status::Done:
+                conn->bodyFramed = true; // what follows is the next request's, guarded after this one
+                break;
+            case ChunkedFraming::Status::TooLarge:
                 refuse(socket, conn, 413, QStringLiteral("payload_too_large"),
                     QStringLiteral("request body exceeds %1 bytes").arg(m_config.maxBodyBytes));
+                return;
+            case ChunkedFraming::Status::Invalid:
+                refuse(socket, conn, 400, QStringLiteral("bad_request"),
+                    QStringLiteral("malformed chunked body: %1").arg(conn->framing->problem()));
                 return;
             }
         }

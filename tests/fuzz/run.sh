@@ -9,7 +9,7 @@ cd "$(dirname "$0")/../.."
 seconds="${1:-60}"
 shift || true
 targets=("$@")
-((${#targets[@]})) || targets=(fuzz_ingest fuzz_request_head)
+((${#targets[@]})) || targets=(fuzz_ingest fuzz_request_head fuzz_chunked)
 
 if ! command -v clang++ >/dev/null || ! ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1; then
     echo "fuzz: clang++ or libclang_rt.fuzzer missing (scripts/deps.sh --test installs clang and libclang-rt-14-dev)"
