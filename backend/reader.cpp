@@ -60,6 +60,13 @@ void Reader::run(Query query, Reply reply)
                 logging::info("database_reconnected", {{QStringLiteral("connection"), m_connection}});
                 response = query(db);
             }
+            if (response.status == 503) {
+                // The driver's text (host names, "QPSQL: Unable to send query") is for the log, not the client.
+                logging::warning("read_failed", {{QStringLiteral("detail"), QString::fromUtf8(response.body).left(500)}});
+                response = HttpResponse::error(503, QStringLiteral("storage_unavailable"),
+                    QStringLiteral("the database could not be read; retry later"))
+                               .withHeader("Retry-After", "1");
+            }
             reply.send(std::move(response));
         },
         Qt::QueuedConnection);

@@ -121,6 +121,8 @@ QString claimTasks(SqlDialect d)
         return QStringLiteral(
             "WITH c AS (UPDATE tasks SET status='leased', attempts=attempts+1, lease_until=?, leased_by=? "
             "WHERE id IN (SELECT id FROM tasks WHERE status='ready' AND run_at <= ? "
+            // A pause through any node stops every node's claims at once (not at their next refresh).
+            "AND NOT EXISTS (SELECT 1 FROM queue_settings WHERE name='paused' AND value='1') "
             "ORDER BY run_at, id LIMIT ? FOR UPDATE SKIP LOCKED) RETURNING id, kind, ref_id, attempts, max_attempts) "
             "SELECT c.id, c.kind, c.ref_id, c.attempts, c.max_attempts, e.metric_name, e.value, e.source, "
             "a.type, a.idempotency_key, a.event_id, p.name, p.params FROM c "

@@ -8,14 +8,17 @@
 #include "retry.h"
 #include "util.h"
 
+#include <QElapsedTimer>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QSqlDriver>
 #include <QSqlError>
 #include <QSqlField>
 #include <QSqlQuery>
+
 #include <QSet>
 #include <QThread>
+#include <QUuid>
 
 namespace vigil {
 
@@ -187,8 +190,10 @@ bool Writer::open(const QString &location, QString *error)
     startupLock("pg_advisory_lock");
     const bool ready = database::migrate(conn, error) && seedPolicies(error);
     startupLock("pg_advisory_unlock");
-    if (!ready || !loadState(error) || !m_stmts->prepare(m_dialect, error)) {
+    // Before loadState(): that takes this node id's leases back, which must not happen to a live node's.
+    if (!ready || !claimNodeId(error) || !loadState(error) || !m_stmts->prepare(m_dialect, error)) {
         m_stmts.reset();
+        conn = QSqlDatabase(); // no handle left on the connection being removed
         database::close(m_connection);
         return false;
     }
@@ -259,6 +264,67 @@ bool Writer::reconnectIfLost()
     m_databaseDown = false;
     m_checkConnection = false;
     return true;
+}
+
+bool Writer::claimNodeId(QString *error)
+{
+    if (!isPostgres())
+        return true; // a SQLite file has one process (its lock file)
+    m_instance = QUuid::createUuid().toString(QUuid::WithoutBraces);
+    QElapsedTimer waited;
+    waited.start();
+    for (;;) {
+        const qint64 now = wallNowMs();
+        // Takes the row when it is new or its holder's heartbeat is older than kNodeStaleMs (a crashed
+        // process); a live holder's row is left alone and nothing is returned.
+        QSqlQuery q(db());
+        q.prepare(QStringLiteral(
+            "INSERT INTO nodes (node_id, instance, started_at, seen_at) VALUES (?, ?, ?, ?) ON CONFLICT (node_id) "
+            "DO UPDATE SET instance = excluded.instance, started_at = excluded.started_at, seen_at = excluded.seen_at "
+            "WHERE nodes.seen_at < ? RETURNING instance"));
+        q.addBindValue(m_config.nodeId);
+        q.addBindValue(m_instance);
+        q.addBindValue(now);
+        q.addBindValue(now);
+        q.addBindValue(now - kNodeStaleMs);
+        if (!q.exec()) {
+            *error = QStringLiteral("cannot register node %1: %2").arg(m_config.nodeId, q.lastError().text());
+            return false;
+        }
+        if (q.next())
+            return true;
+        // A process that crashed a moment ago still looks alive: wait for its heartbeat to go stale.
+        if (waited.elapsed() > kNodeStaleMs + 1500) {
+            QSqlQuery age(db());
+            age.prepare(QStringLiteral("SELECT seen_at FROM nodes WHERE node_id = ?"));
+            age.addBindValue(m_config.nodeId);
+            const qint64 ms = age.exec() && age.next() ? wallNowMs() - age.value(0).toLongLong() : -1;
+            *error = QStringLiteral("--node-id %1 is in use by another live node on this database (its heartbeat is "
+                                    "%2 ms old): give every node its own --node-id")
+                         .arg(m_config.nodeId)
+                         .arg(ms);
+            return false;
+        }
+        QThread::msleep(250);
+    }
+}
+
+void Writer::nodeHeartbeat()
+{
+    if (!isPostgres() || m_instance.isEmpty())
+        return;
+    QSqlQuery q(db());
+    q.prepare(QStringLiteral("UPDATE nodes SET seen_at = ? WHERE node_id = ? AND instance = ?"));
+    q.addBindValue(static_cast<qint64>(wallNowMs()));
+    q.addBindValue(m_config.nodeId);
+    q.addBindValue(m_instance);
+    if (q.exec() && q.numRowsAffected() == 0 && !m_nodeTakenOver) {
+        // Our heartbeat stalled past kNodeStaleMs and another process took the node id.
+        m_nodeTakenOver = true;
+        logging::event(QtCriticalMsg, "node_id_taken_over",
+            {{QStringLiteral("node"), m_config.nodeId},
+                {QStringLiteral("note"), QStringLiteral("another process now uses this --node-id; stop one of them")}});
+    }
 }
 
 bool Writer::seedPolicies(QString *error)
@@ -385,6 +451,11 @@ void Writer::close()
     q.finish();
     if (isPostgres()) {
         notifyNewTasks(); // other nodes pick up what this one gave back
+        QSqlQuery leave(db()); // a restart may take the node id at once
+        leave.prepare(QStringLiteral("DELETE FROM nodes WHERE node_id = ? AND instance = ?"));
+        leave.addBindValue(m_config.nodeId);
+        leave.addBindValue(m_instance);
+        leave.exec();
     } else {
         QSqlQuery checkpoint(db());
         checkpoint.exec(QStringLiteral("PRAGMA wal_checkpoint(TRUNCATE)"));
@@ -1209,6 +1280,7 @@ void Writer::housekeeping()
     // PostgreSQL: after a failed statement, find out whether the connection is gone, and if so open it again.
     if (!reconnectIfLost())
         return;
+    nodeHeartbeat();
     flush();
     QSqlDatabase conn = db();
     const qint64 now = wallNowMs();

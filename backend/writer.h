@@ -186,6 +186,10 @@ public:
         qint64 id, QJsonObject fields, const AuditActor &who, std::function<void(PolicyResult)> done);
     void submitPolicyDelete(qint64 id, const AuditActor &who, std::function<void(PolicyResult)> done);
 
+    // PostgreSQL: a node whose heartbeat (once a second) is older than this is taken for dead; its
+    // --node-id may then be used again (see claimNodeId).
+    static constexpr qint64 kNodeStaleMs = 5000;
+
     QueueSnapshot snapshot() const;
     std::shared_ptr<const QList<Policy>> policies() const;
     bool isHealthy() const;
@@ -306,6 +310,10 @@ private:
     bool notifyNewTasks();
     void subscribeWakeups(); // PostgreSQL: LISTEN on the task channel
     bool reconnectIfLost(); // PostgreSQL: false while the server cannot be reached
+    // PostgreSQL: registers this process as the one running --node-id (table nodes), waiting up to
+    // kNodeStaleMs for a crashed predecessor's heartbeat to go stale; refuses a live one's id.
+    bool claimNodeId(QString *error);
+    void nodeHeartbeat(); // 1 Hz
     void refreshCountsFromDatabase();
     bool isPostgres() const { return m_dialect == SqlDialect::Postgres; }
     bool loadState(QString *error);
@@ -348,6 +356,8 @@ private:
     std::shared_ptr<const QList<Policy>> m_workPolicies; // writer thread: the set of the open transaction
     QString m_location; // as given to open() (a PostgreSQL URL carries its password: log it redacted)
     bool m_needPrepare = false; // reconnected, but preparing the statements failed: try again
+    QString m_instance; // PostgreSQL: this process's row in nodes
+    bool m_nodeTakenOver = false;
     bool m_checkConnection = false; // PostgreSQL: a statement failed; was it the connection?
     bool m_databaseDown = false;
     qint64 m_lastDownLogMs = 0;

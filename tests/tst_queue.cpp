@@ -4,6 +4,7 @@
 // VIGIL_TEST_PG_URL (CTest: tst_queue_pg, label postgres), where it also runs two writers
 // ("nodes") on one database.
 #include "audit.h"
+#include "backend.h"
 #include "database.h"
 #include "metrics.h"
 #include "remediator.h"
@@ -978,6 +979,70 @@ private slots:
         QCOMPARE(TestDatabases::scalar(path, QStringLiteral("SELECT count(*) FROM tasks WHERE status='done'")), 2);
         qInfo("%d ingest(s) failed while the connection was being restored", failed);
         w.close();
+    }
+
+    // Two live processes with one --node-id would take each other's leases for their own: the second is refused.
+    // A crashed one's id is free again once its heartbeat is stale; a cleanly closed one's at once.
+    void liveNodeIdIsNotTakenTwice()
+    {
+        if (!m_pg)
+            QSKIP("PostgreSQL only: a SQLite file has one process");
+        const QString path = freshPath();
+        MetricsRegistry mb, mc;
+        ServerConfig c = config();
+        c.nodeId = QStringLiteral("twin");
+        c.databasePath = path;
+        c.port = 0;
+        QString error;
+        // The first node runs as a server does, its writer on its own thread (so its heartbeat goes on
+        // while the second one waits here).
+        auto first = std::make_unique<Backend>(c);
+        QVERIFY2(first->start(&error), qPrintable(error));
+        {
+            Writer second(c, mb);
+            QVERIFY(!second.open(path, &error));
+            QVERIFY2(error.contains(QLatin1String("in use by another live node")), qPrintable(error));
+        }
+        first->stop();
+        first.reset();
+        QElapsedTimer clock;
+        clock.start();
+        Writer again(c, mc);
+        QVERIFY2(again.open(path, &error), qPrintable(error));
+        QVERIFY2(clock.elapsed() < Writer::kNodeStaleMs, "a cleanly stopped node's id was not free at once");
+        again.close();
+    }
+
+    // A pause through one node stops the other node's claims with its commit, not at its next refresh.
+    void pauseStopsEveryNodesClaimsAtOnce()
+    {
+        if (!m_pg)
+            QSKIP("PostgreSQL only: several nodes need a shared server");
+        const QString path = freshPath();
+        MetricsRegistry ma, mb;
+        ServerConfig ca = config(), cb = config();
+        ca.nodeId = QStringLiteral("node-a");
+        cb.nodeId = QStringLiteral("node-b");
+        Writer a(ca, ma), b(cb, mb);
+        QString error;
+        QVERIFY2(a.open(path, &error), qPrintable(error));
+        QVERIFY2(b.open(path, &error), qPrintable(error));
+        int n = 0;
+        for (int i = 0; i < 3; ++i)
+            b.submitIngest(event(QStringLiteral("cpu_usage"), 10), [&](const IngestResult &) { ++n; });
+        QTRY_COMPARE(n, 3);
+        bool paused = false;
+        a.submitPause(true, AuditActor {QStringLiteral("test"), QStringLiteral("127.0.0.1")},
+            [&](const QueueAdminResult &) { paused = true; });
+        QTRY_VERIFY(paused);
+        QCOMPARE(claim(b, QStringLiteral("node-b/w0"), 10).size(), 0);
+        bool resumed = false;
+        a.submitPause(false, AuditActor {QStringLiteral("test"), QStringLiteral("127.0.0.1")},
+            [&](const QueueAdminResult &) { resumed = true; });
+        QTRY_VERIFY(resumed);
+        QCOMPARE(claim(b, QStringLiteral("node-b/w0"), 10).size(), 3);
+        a.close();
+        b.close();
     }
 
     void survivingNodeRescuesADeadNodesLeases()

@@ -49,8 +49,8 @@ void registerAuditRoutes(Router &router, Reader &reader)
             } else if (key == QLatin1String("subject")) {
                 f.subject = value;
             } else if (key == QLatin1String("text")) {
-                if (value.size() > 200)
-                    return reply.send(badParameter(key, QStringLiteral("text must be at most 200 characters")));
+                if (value.isEmpty() || value.size() > 200)
+                    return reply.send(badParameter(key, QStringLiteral("text must be 1 to 200 characters")));
                 f.text = value;
             } else {
                 return reply.send(HttpResponse::error(400, QStringLiteral("unknown_parameter"),
