@@ -407,18 +407,18 @@ QJsonArray Backend::workersJson() const
             {QStringLiteral("in_flight"), s.inFlight},
             {QStringLiteral("processed_per_minute"), s.processedLastMinute},
             {QStringLiteral("success_rate"),
-                s.processedLastMinute > 0
-                    ? QJsonValue(round2(100.0 * double(s.processedLastMinute - s.failedLastMinute)
-                          / double(s.processedLastMinute)))
-                    : QJsonValue()},
+                s.processedLastMinute > 0 ? QJsonValue(
+                    round2(100.0 * double(s.processedLastMinute - s.failedLastMinute) / double(s.processedLastMinute)))
+                                          : QJsonValue()},
             {QStringLiteral("avg_processing_ms"),
                 s.processedLastMinute > 0 ? QJsonValue(round2(s.busyMsLastMinute / double(s.processedLastMinute)))
                                           : QJsonValue()},
             {QStringLiteral("totals"),
                 QJsonObject {{QStringLiteral("processed"), s.processed}, {QStringLiteral("failed"), s.failed},
                     {QStringLiteral("success_rate"),
-                        s.processed > 0 ? QJsonValue(round2(100.0 * double(s.processed - s.failed) / double(s.processed)))
-                                        : QJsonValue()},
+                        s.processed > 0
+                            ? QJsonValue(round2(100.0 * double(s.processed - s.failed) / double(s.processed)))
+                            : QJsonValue()},
                     {QStringLiteral("avg_processing_ms"),
                         s.processed > 0 ? QJsonValue(round2(s.busyMs / double(s.processed))) : QJsonValue()},
                     {QStringLiteral("heartbeats"), s.heartbeats}}},

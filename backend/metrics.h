@@ -66,9 +66,9 @@ private:
     std::atomic<std::uint64_t> m_sumNs {0};
 };
 
-// Prometheus text exposition (prometheus-cpp's TextSerializer) over counters, gauges and histograms created on first use.
-// Children are never destroyed, so callers may keep the returned references for the life of
-// the registry (do that on hot paths: lookup takes a mutex).
+// Prometheus text exposition (prometheus-cpp's TextSerializer) over counters, gauges and histograms created on first
+// use. Children are never destroyed, so callers may keep the returned references for the life of the registry (do that
+// on hot paths: lookup takes a mutex).
 class MetricsRegistry final
 {
 public:

@@ -254,8 +254,9 @@ std::optional<ValidationError> checkPolicyJson(const QJsonObject &o, Policy *out
         return fieldError(kInvalidType, kThreshold,
             u"Field 'threshold' must be a finite number (got %1)."_s.arg(jsonTypeName(threshold)));
     if (!std::isfinite(threshold.toDouble()))
-        return fieldError(kInvalidValue, kThreshold, u"Field 'threshold' must be a finite number (got a number "
-                                                     u"outside the double range)."_s);
+        return fieldError(kInvalidValue, kThreshold,
+            u"Field 'threshold' must be a finite number (got a number "
+            u"outside the double range)."_s);
     p.threshold = threshold.toDouble();
 
     if (auto e = readInteger(o, kForCount, 1, kMaxPolicyForCount, 1, &number))
@@ -277,8 +278,8 @@ std::optional<ValidationError> checkPolicyJson(const QJsonObject &o, Policy *out
     const QJsonValue enabled = o.value(kEnabled);
     if (!isAbsent(enabled)) {
         if (!enabled.isBool())
-            return fieldError(
-                kInvalidType, kEnabled, u"Field 'enabled' must be true or false (got %1)."_s.arg(jsonTypeName(enabled)));
+            return fieldError(kInvalidType, kEnabled,
+                u"Field 'enabled' must be true or false (got %1)."_s.arg(jsonTypeName(enabled)));
         p.enabled = enabled.toBool();
     }
     if (out)

@@ -58,7 +58,8 @@ bool advance(const Policy &p, PolicyState &state, bool breached, qint64 nowMs);
 QList<Policy> defaultPolicies();
 // The policy in the current row of a query whose first ten columns are, in this order: id, name,
 // metric_name, op, threshold, for_count, cooldown_s, action, params, enabled (kPolicyColumns).
-inline constexpr char kPolicyColumns[] = "id, name, metric_name, op, threshold, for_count, cooldown_s, action, params, enabled";
+inline constexpr char kPolicyColumns[]
+    = "id, name, metric_name, op, threshold, for_count, cooldown_s, action, params, enabled";
 Policy policyFromRow(const QSqlQuery &q);
 
 // Keys: id, name, metric_name, op, threshold, for_count, cooldown_s, action, params, enabled.

@@ -56,13 +56,15 @@ void Reader::run(Query query, Reply reply)
             // A query that failed may have failed because the PostgreSQL connection is gone (server
             // restart): open it again and answer this request with a second try (reads are safe to repeat).
             QString error;
-            if (response.status == 503 && database::ensureConnected(m_connection, &error) == database::Liveness::Reconnected) {
+            if (response.status == 503
+                && database::ensureConnected(m_connection, &error) == database::Liveness::Reconnected) {
                 logging::info("database_reconnected", {{QStringLiteral("connection"), m_connection}});
                 response = query(db);
             }
             if (response.status == 503) {
                 // The driver's text (host names, "QPSQL: Unable to send query") is for the log, not the client.
-                logging::warning("read_failed", {{QStringLiteral("detail"), QString::fromUtf8(response.body).left(500)}});
+                logging::warning(
+                    "read_failed", {{QStringLiteral("detail"), QString::fromUtf8(response.body).left(500)}});
                 response = HttpResponse::error(503, QStringLiteral("storage_unavailable"),
                     QStringLiteral("the database could not be read; retry later"))
                                .withHeader("Retry-After", "1");

@@ -62,8 +62,9 @@ bool DatabaseLocation::parse(const QString &spec, DatabaseLocation *out, QString
     loc.dialect = SqlDialect::Postgres;
     const QString shown = redactDatabaseUrl(spec);
     auto bad = [&](const QString &why) {
-        *error = QStringLiteral("malformed PostgreSQL URL %1: %2 (expected postgresql://user:password@host:port/database)")
-                     .arg(shown, why);
+        *error
+            = QStringLiteral("malformed PostgreSQL URL %1: %2 (expected postgresql://user:password@host:port/database)")
+                  .arg(shown, why);
         return false;
     };
     const QUrl url(spec, QUrl::StrictMode);
@@ -141,8 +142,9 @@ bool claimCarriesPayload(SqlDialect d)
 
 QString idsFromJson(SqlDialect d)
 {
-    return d == SqlDialect::Postgres ? QStringLiteral("SELECT value::bigint FROM json_array_elements_text(CAST(? AS json))")
-                                     : QStringLiteral("SELECT value FROM json_each(?)");
+    return d == SqlDialect::Postgres
+        ? QStringLiteral("SELECT value::bigint FROM json_array_elements_text(CAST(? AS json))")
+        : QStringLiteral("SELECT value FROM json_each(?)");
 }
 
 QString finishEventTasks(SqlDialect d)

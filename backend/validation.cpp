@@ -121,8 +121,8 @@ QString metricNameProblem(QStringView name, int maxLength, const QString &what)
             what, describeChar(name[0].unicode()));
     for (qsizetype i = 1; i < name.size(); ++i) {
         if (!isNameChar(name[i].unicode()))
-            return u"%1 contains %2 at position %3; only ASCII letters, digits, '_', ':', '.' and '-' are allowed."_s.arg(
-                what, describeChar(name[i].unicode()), QString::number(i + 1));
+            return u"%1 contains %2 at position %3; only ASCII letters, digits, '_', ':', '.' and '-' are allowed."_s
+                .arg(what, describeChar(name[i].unicode()), QString::number(i + 1));
     }
     return {};
 }
@@ -682,16 +682,17 @@ std::optional<ValidationError> parseJsonObjectBody(
     const QByteArray &body, const QString &what, const QString &example, QJsonObject *out)
 {
     if (std::all_of(body.cbegin(), body.cend(), isJsonSpace))
-        return makeError(kInvalidJson, QString(), u"Request body is empty; send a JSON object such as %1."_s.arg(example));
+        return makeError(
+            kInvalidJson, QString(), u"Request body is empty; send a JSON object such as %1."_s.arg(example));
     // A bare string, number, true, false or null: Qt 6.4 only says "illegal value at byte 1".
     const auto first = std::find_if_not(body.cbegin(), body.cend(), isJsonSpace);
     if (*first != '{' && *first != '[') {
         const char c = *first;
-        const QString got = c == '"'                   ? u"a string"_s
-            : (c == '-' || (c >= '0' && c <= '9'))     ? u"a number"_s
-            : (c == 't' || c == 'f')                   ? u"true or false"_s
-            : c == 'n'                                 ? u"null"_s
-                                                       : QString();
+        const QString got = c == '"'               ? u"a string"_s
+            : (c == '-' || (c >= '0' && c <= '9')) ? u"a number"_s
+            : (c == 't' || c == 'f')               ? u"true or false"_s
+            : c == 'n'                             ? u"null"_s
+                                                   : QString();
         if (!got.isEmpty())
             return makeError(kInvalidJson, QString(),
                 u"Request body must be a JSON object holding %1, e.g. %2 (got %3)."_s.arg(what, example, got));
@@ -816,7 +817,8 @@ std::optional<ValidationError> parseIngest(
     const QByteArray &body, qint64 nowMs, IngestEvent *out, const IngestLimits &limits)
 {
     QJsonObject object;
-    if (auto e = parseJsonObjectBody(body, u"one event"_s, u"{\"metric_name\": \"cpu_usage\", \"value\": 93.5}"_s, &object))
+    if (auto e
+        = parseJsonObjectBody(body, u"one event"_s, u"{\"metric_name\": \"cpu_usage\", \"value\": 93.5}"_s, &object))
         return e;
     return validateIngestObject(object, nowMs, out, limits);
 }

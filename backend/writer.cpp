@@ -185,7 +185,8 @@ bool Writer::open(const QString &location, QString *error)
     // PostgreSQL: nodes starting together take turns to migrate and seed the default policies.
     auto startupLock = [&](const char *fn) {
         if (isPostgres())
-            QSqlQuery(conn).exec(QStringLiteral("SELECT %1(%2)").arg(QLatin1String(fn)).arg(sqldialect::kMigrationLock));
+            QSqlQuery(conn).exec(
+                QStringLiteral("SELECT %1(%2)").arg(QLatin1String(fn)).arg(sqldialect::kMigrationLock));
     };
     startupLock("pg_advisory_lock");
     const bool ready = database::migrate(conn, error) && seedPolicies(error);
@@ -240,7 +241,8 @@ bool Writer::reconnectIfLost()
             m_lastDownLogMs = now;
             logging::event(QtCriticalMsg, "database_unreachable",
                 {{QStringLiteral("database"), redactDatabaseUrl(m_location)}, {QStringLiteral("error"), error},
-                    {QStringLiteral("note"), QStringLiteral("requests that write get 503; reconnecting every second")}});
+                    {QStringLiteral("note"),
+                        QStringLiteral("requests that write get 503; reconnecting every second")}});
         }
         m_databaseDown = true;
         QMutexLocker lock(&m_stateMutex);
@@ -371,13 +373,12 @@ bool Writer::loadState(QString *error)
     // PostgreSQL is shared by live nodes: only this node id's own leases (left by its previous
     // run) and leases that already expired are taken back; other nodes' live leases stay.
     const qint64 now = wallNowMs();
-    q.prepare(QStringLiteral(
-        "UPDATE tasks SET status = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'ready' END, "
-        "lease_until = NULL, leased_by = NULL, run_at = CASE WHEN run_at > %1 THEN %1 ELSE run_at END "
-        "WHERE status = 'leased'%2")
-                  .arg(now)
-                  .arg(isPostgres() ? QStringLiteral(" AND (lease_until < %1 OR %2)").arg(now).arg(kOwnLeases)
-                                    : QString()));
+    q.prepare(
+        QStringLiteral("UPDATE tasks SET status = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'ready' END, "
+                       "lease_until = NULL, leased_by = NULL, run_at = CASE WHEN run_at > %1 THEN %1 ELSE run_at END "
+                       "WHERE status = 'leased'%2")
+            .arg(now)
+            .arg(isPostgres() ? QStringLiteral(" AND (lease_until < %1 OR %2)").arg(now).arg(kOwnLeases) : QString()));
     if (isPostgres())
         bindOwnLeases(q, m_config.nodeId);
     if (!q.exec()) {
@@ -444,7 +445,8 @@ void Writer::close()
     m_housekeeping.stop();
     flush();
     QSqlQuery q(db());
-    q.prepare(QStringLiteral("UPDATE tasks SET status='ready', lease_until=NULL, leased_by=NULL WHERE status='leased' AND ")
+    q.prepare(
+        QStringLiteral("UPDATE tasks SET status='ready', lease_until=NULL, leased_by=NULL WHERE status='leased' AND ")
         + kOwnLeases);
     bindOwnLeases(q, m_config.nodeId);
     q.exec();
@@ -960,9 +962,10 @@ bool Writer::applyEventOutcome(const TaskOutcome &o, qint64 now)
         if (!fire)
             continue;
         const QString key = QStringLiteral("action-%1-%2").arg(o.eventId).arg(p.id);
-        QSqlQuery &ins = m_stmts->cached(QStringLiteral("INSERT INTO actions (event_id, policy_id, type, idempotency_key, status, attempts, "
-                                   "created_at, updated_at) VALUES (?,?,?,?,'pending',0,?,?) ON CONFLICT DO NOTHING "
-                                   "RETURNING id"));
+        QSqlQuery &ins = m_stmts->cached(
+            QStringLiteral("INSERT INTO actions (event_id, policy_id, type, idempotency_key, status, attempts, "
+                           "created_at, updated_at) VALUES (?,?,?,?,'pending',0,?,?) ON CONFLICT DO NOTHING "
+                           "RETURNING id"));
         ins.addBindValue(o.eventId);
         ins.addBindValue(p.id);
         ins.addBindValue(p.action);
@@ -1010,8 +1013,9 @@ bool Writer::applyActionOutcome(const TaskOutcome &o, qint64 now)
         const double u = Prng::hashUniform(m_jitterState, static_cast<quint64>(o.taskId * 31 + o.attempts));
         runAt = now + static_cast<qint64>(retryDelaySeconds(m_config.retry, o.attempts, u) * 1000.0);
     }
-    QSqlQuery &task = m_stmts->cached(QStringLiteral("UPDATE tasks SET status=?, run_at=?, lease_until=NULL, leased_by=NULL, last_error=?, "
-                                "finished_at=? WHERE id=? AND status='leased' AND leased_by=? AND attempts=?"));
+    QSqlQuery &task = m_stmts->cached(
+        QStringLiteral("UPDATE tasks SET status=?, run_at=?, lease_until=NULL, leased_by=NULL, last_error=?, "
+                       "finished_at=? WHERE id=? AND status='leased' AND leased_by=? AND attempts=?"));
     task.addBindValue(newStatus);
     task.addBindValue(runAt);
     task.addBindValue(o.success ? QVariant(QMetaType(QMetaType::QString)) : QVariant(o.error));
@@ -1087,7 +1091,8 @@ bool Writer::apply(AuditOp &op)
 bool Writer::apply(ReleaseOp &op)
 {
     QSqlQuery q(db());
-    q.prepare(QStringLiteral("UPDATE tasks SET status='ready', lease_until=NULL, leased_by=NULL WHERE status='leased' AND ")
+    q.prepare(
+        QStringLiteral("UPDATE tasks SET status='ready', lease_until=NULL, leased_by=NULL WHERE status='leased' AND ")
         + kOwnLeases);
     bindOwnLeases(q, op.nodeId);
     if (!q.exec())
@@ -1348,7 +1353,8 @@ void Writer::housekeeping()
                     {{QStringLiteral("attempt"), attempts}, {QStringLiteral("error"), reason}});
         }
         // numRowsAffected() is sqlite3_changes() of the connection: read it right after the exec.
-        ok = ok && ready.exec() && ((nReady = ready.numRowsAffected()), (!isPostgres() || nReady == 0 || notifyNewTasks()))
+        ok = ok && ready.exec()
+            && ((nReady = ready.numRowsAffected()), (!isPostgres() || nReady == 0 || notifyNewTasks()))
             && conn.commit();
         if (ok) {
             if (nDead + nReady > 0) {

@@ -91,8 +91,7 @@ public:
         return r;
     }
 
-    template<typename F>
-    static void withConnection(const QString &location, F &&f)
+    template <typename F> static void withConnection(const QString &location, F &&f)
     {
         static int serial = 0;
         const QString name = QStringLiteral("test-probe-%1").arg(++serial);

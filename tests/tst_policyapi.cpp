@@ -72,9 +72,9 @@ private:
     }
     QString eventTaskStatus(qint64 eventId)
     {
-        const qint64 done
-            = scalar(QStringLiteral("SELECT count(*) FROM tasks WHERE kind = 'event' AND ref_id = %1 AND status = 'done'")
-                         .arg(eventId));
+        const qint64 done = scalar(
+            QStringLiteral("SELECT count(*) FROM tasks WHERE kind = 'event' AND ref_id = %1 AND status = 'done'")
+                .arg(eventId));
         return done == 1 ? QStringLiteral("done") : QStringLiteral("pending");
     }
     // Ingests one event and waits until its evaluation is committed (the event task is done, which commits
@@ -190,7 +190,8 @@ private slots:
         got = call("GET", path);
         QCOMPARE(got.body[QStringLiteral("policy")][QStringLiteral("cooldown_s")].toInt(), 5);
         QCOMPARE(got.body[QStringLiteral("policy")][QStringLiteral("threshold")].toDouble(), 20.0);
-        QCOMPARE(got.body[QStringLiteral("policy")][QStringLiteral("name")].toString(), QStringLiteral("lagging-queue"));
+        QCOMPARE(
+            got.body[QStringLiteral("policy")][QStringLiteral("name")].toString(), QStringLiteral("lagging-queue"));
 
         // Delete (no action refers to it): gone, and a second delete is a 404.
         const Answer del = call("DELETE", path);
@@ -207,15 +208,16 @@ private slots:
         for (const QJsonValue &e : audit) {
             kinds.prepend(e[QStringLiteral("kind")].toString());
             QCOMPARE(e[QStringLiteral("actor")].toString(), actor());
-            QCOMPARE(e[QStringLiteral("details")][QStringLiteral("remote_address")].toString(),
-                QStringLiteral("127.0.0.1"));
+            QCOMPARE(
+                e[QStringLiteral("details")][QStringLiteral("remote_address")].toString(), QStringLiteral("127.0.0.1"));
         }
-        QCOMPARE(kinds,
-            QStringList({u"policy_created"_s, u"policy_updated"_s, u"policy_updated"_s, u"policy_deleted"_s}));
+        QCOMPARE(
+            kinds, QStringList({u"policy_created"_s, u"policy_updated"_s, u"policy_updated"_s, u"policy_deleted"_s}));
         const QJsonObject firstUpdate = audit[2].toObject()[QStringLiteral("details")].toObject();
         QCOMPARE(firstUpdate[QStringLiteral("before")][QStringLiteral("threshold")].toDouble(), 12.5);
         QCOMPARE(firstUpdate[QStringLiteral("after")][QStringLiteral("threshold")].toDouble(), 20.0);
-        QCOMPARE(audit[0][QStringLiteral("details")][QStringLiteral("before")][QStringLiteral("cooldown_s")].toInt(), 5);
+        QCOMPARE(
+            audit[0][QStringLiteral("details")][QStringLiteral("before")][QStringLiteral("cooldown_s")].toInt(), 5);
         QCOMPARE(audit[3][QStringLiteral("details")][QStringLiteral("after")][QStringLiteral("name")].toString(),
             QStringLiteral("lagging-queue"));
     }
@@ -236,52 +238,70 @@ private slots:
             return QJsonDocument(o).toJson(QJsonDocument::Compact);
         };
         const QJsonValue absent(QJsonValue::Undefined);
-        QTest::newRow("empty body") << QByteArray() << 400 << "invalid_json" << "";
-        QTest::newRow("not json") << QByteArray("{\"name\":") << 400 << "invalid_json" << "";
-        QTest::newRow("array") << QByteArray("[]") << 400 << "invalid_json" << "";
+        QTest::newRow("empty body") << QByteArray() << 400 << "invalid_json"
+                                    << "";
+        QTest::newRow("not json") << QByteArray("{\"name\":") << 400 << "invalid_json"
+                                  << "";
+        QTest::newRow("array") << QByteArray("[]") << 400 << "invalid_json"
+                               << "";
         QTest::newRow("duplicate key") << QByteArray(R"({"name":"a","name":"b"})") << 400 << "duplicate_field"
                                        << "name";
-        QTest::newRow("unknown field") << with(QStringLiteral("treshold"), 5) << 400 << "unknown_field" << "treshold";
-        QTest::newRow("id given") << with(QStringLiteral("id"), 3) << 400 << "invalid_value" << "id";
-        QTest::newRow("name missing") << with(QStringLiteral("name"), absent) << 400 << "missing_field" << "name";
-        QTest::newRow("name number") << with(QStringLiteral("name"), 7) << 400 << "invalid_type" << "name";
-        QTest::newRow("name empty") << with(QStringLiteral("name"), QString()) << 400 << "invalid_value" << "name";
+        QTest::newRow("unknown field") << with(QStringLiteral("treshold"), 5) << 400 << "unknown_field"
+                                       << "treshold";
+        QTest::newRow("id given") << with(QStringLiteral("id"), 3) << 400 << "invalid_value"
+                                  << "id";
+        QTest::newRow("name missing") << with(QStringLiteral("name"), absent) << 400 << "missing_field"
+                                      << "name";
+        QTest::newRow("name number") << with(QStringLiteral("name"), 7) << 400 << "invalid_type"
+                                     << "name";
+        QTest::newRow("name empty") << with(QStringLiteral("name"), QString()) << 400 << "invalid_value"
+                                    << "name";
         QTest::newRow("name 129 chars") << with(QStringLiteral("name"), QString(129, u'x')) << 400 << "invalid_value"
                                         << "name";
-        QTest::newRow("name control char") << with(QStringLiteral("name"), QStringLiteral("a\tb")) << 400
-                                           << "invalid_value" << "name";
+        QTest::newRow("name control char")
+            << with(QStringLiteral("name"), QStringLiteral("a\tb")) << 400 << "invalid_value"
+            << "name";
         QTest::newRow("metric missing") << with(QStringLiteral("metric_name"), absent) << 400 << "missing_field"
                                         << "metric_name";
-        QTest::newRow("metric bad pattern") << with(QStringLiteral("metric_name"), QStringLiteral("cpu usage")) << 400
-                                            << "invalid_value" << "metric_name";
+        QTest::newRow("metric bad pattern")
+            << with(QStringLiteral("metric_name"), QStringLiteral("cpu usage")) << 400 << "invalid_value"
+            << "metric_name";
         QTest::newRow("op unknown") << with(QStringLiteral("op"), QStringLiteral("!=")) << 400 << "invalid_value"
                                     << "op";
-        QTest::newRow("op number") << with(QStringLiteral("op"), 1) << 400 << "invalid_type" << "op";
-        QTest::newRow("threshold string") << with(QStringLiteral("threshold"), QStringLiteral("90")) << 400
-                                          << "invalid_type" << "threshold";
-        QTest::newRow("threshold null") << with(QStringLiteral("threshold"), QJsonValue::Null) << 400
-                                        << "missing_field" << "threshold";
+        QTest::newRow("op number") << with(QStringLiteral("op"), 1) << 400 << "invalid_type"
+                                   << "op";
+        QTest::newRow("threshold string")
+            << with(QStringLiteral("threshold"), QStringLiteral("90")) << 400 << "invalid_type"
+            << "threshold";
+        QTest::newRow("threshold null") << with(QStringLiteral("threshold"), QJsonValue::Null) << 400 << "missing_field"
+                                        << "threshold";
         QTest::newRow("threshold overflow") << QByteArray(R"({"name":"v","metric_name":"m","op":">","threshold":1e400,)"
                                                           R"("action":"rollback"})")
-                                            << 400 << "invalid_value" << "threshold";
-        QTest::newRow("for_count 0") << with(QStringLiteral("for_count"), 0) << 400 << "invalid_value" << "for_count";
+                                            << 400 << "invalid_value"
+                                            << "threshold";
+        QTest::newRow("for_count 0") << with(QStringLiteral("for_count"), 0) << 400 << "invalid_value"
+                                     << "for_count";
         QTest::newRow("for_count fraction") << with(QStringLiteral("for_count"), 1.5) << 400 << "invalid_value"
                                             << "for_count";
-        QTest::newRow("for_count string") << with(QStringLiteral("for_count"), QStringLiteral("2")) << 400
-                                          << "invalid_type" << "for_count";
+        QTest::newRow("for_count string")
+            << with(QStringLiteral("for_count"), QStringLiteral("2")) << 400 << "invalid_type"
+            << "for_count";
         QTest::newRow("cooldown negative") << with(QStringLiteral("cooldown_s"), -1) << 400 << "invalid_value"
                                            << "cooldown_s";
-        QTest::newRow("cooldown over a year") << with(QStringLiteral("cooldown_s"), 31536001) << 400
-                                              << "invalid_value" << "cooldown_s";
-        QTest::newRow("action unsupported") << with(QStringLiteral("action"), QStringLiteral("reboot_world")) << 400
-                                            << "invalid_value" << "action";
+        QTest::newRow("cooldown over a year") << with(QStringLiteral("cooldown_s"), 31536001) << 400 << "invalid_value"
+                                              << "cooldown_s";
+        QTest::newRow("action unsupported")
+            << with(QStringLiteral("action"), QStringLiteral("reboot_world")) << 400 << "invalid_value"
+            << "action";
         QTest::newRow("action missing") << with(QStringLiteral("action"), absent) << 400 << "missing_field"
                                         << "action";
         QTest::newRow("params array") << with(QStringLiteral("params"), QJsonArray()) << 400 << "invalid_type"
                                       << "params";
         QTest::newRow("enabled string") << with(QStringLiteral("enabled"), QStringLiteral("yes")) << 400
-                                        << "invalid_type" << "enabled";
-        QTest::newRow("bad escape") << QByteArray(R"({"name":"a\x41"})") << 400 << "invalid_json" << "";
+                                        << "invalid_type"
+                                        << "enabled";
+        QTest::newRow("bad escape") << QByteArray(R"({"name":"a\x41"})") << 400 << "invalid_json"
+                                    << "";
     }
 
     void validation()
@@ -347,13 +367,14 @@ private slots:
             for (const QByteArray verb : {"GET", "DELETE"}) {
                 const Answer a = call(verb, path);
                 QCOMPARE(a.status, 404);
-                QCOMPARE(a.body[QStringLiteral("error")][QStringLiteral("code")].toString(), QStringLiteral("not_found"));
+                QCOMPARE(
+                    a.body[QStringLiteral("error")][QStringLiteral("code")].toString(), QStringLiteral("not_found"));
                 QCOMPARE(a.body[QStringLiteral("error")][QStringLiteral("field")].toString(), QStringLiteral("id"));
             }
         }
         QCOMPARE(send("PUT", QStringLiteral("/api/v1/policies/999999"), validPolicy(QStringLiteral("x"))).status, 404);
-        QCOMPARE(send("PATCH", QStringLiteral("/api/v1/policies/999999"), {{QStringLiteral("enabled"), false}}).status,
-            404);
+        QCOMPARE(
+            send("PATCH", QStringLiteral("/api/v1/policies/999999"), {{QStringLiteral("enabled"), false}}).status, 404);
 
         // Methods the paths do not have: 405 with Allow.
         Answer a = call("DELETE", QStringLiteral("/api/v1/policies"));
@@ -361,8 +382,8 @@ private slots:
         QVERIFY2(a.allow.contains("GET") && a.allow.contains("POST"), a.allow.constData());
         a = send("POST", QStringLiteral("/api/v1/policies/1"), validPolicy(QStringLiteral("x")));
         QCOMPARE(a.status, 405);
-        QVERIFY2(a.allow.contains("PUT") && a.allow.contains("PATCH") && a.allow.contains("DELETE"),
-            a.allow.constData());
+        QVERIFY2(
+            a.allow.contains("PUT") && a.allow.contains("PATCH") && a.allow.contains("DELETE"), a.allow.constData());
 
         // Not JSON.
         a = call("POST", QStringLiteral("/api/v1/policies"), "name=x", "application/x-www-form-urlencoded");
@@ -375,13 +396,16 @@ private slots:
         QCOMPARE(a.body[QStringLiteral("error")][QStringLiteral("field")].toString(), QStringLiteral("name"));
         a = send("PUT", QStringLiteral("/api/v1/policies/2"), validPolicy(QStringLiteral("high-cpu")));
         QCOMPARE(a.status, 409);
-        a = send("PATCH", QStringLiteral("/api/v1/policies/2"), {{QStringLiteral("name"), QStringLiteral("disk-full")}});
+        a = send(
+            "PATCH", QStringLiteral("/api/v1/policies/2"), {{QStringLiteral("name"), QStringLiteral("disk-full")}});
         QCOMPARE(a.status, 409);
-        QCOMPARE(call("GET", QStringLiteral("/api/v1/policies/2")).body[QStringLiteral("policy")][QStringLiteral("name")]
+        QCOMPARE(call("GET", QStringLiteral("/api/v1/policies/2"))
+                     .body[QStringLiteral("policy")][QStringLiteral("name")]
                      .toString(),
             QStringLiteral("high-memory"));
         // Renaming a policy to its own name is no conflict.
-        QCOMPARE(send("PATCH", QStringLiteral("/api/v1/policies/2"), {{QStringLiteral("name"), QStringLiteral("high-memory")}})
+        QCOMPARE(send("PATCH", QStringLiteral("/api/v1/policies/2"),
+                     {{QStringLiteral("name"), QStringLiteral("high-memory")}})
                      .status,
             200);
     }
@@ -401,9 +425,11 @@ private slots:
         QVERIFY(ingestProcessed(metric, 50) > 0);
         QCOMPARE(actionsOf(id), 1);
         QTRY_COMPARE_WITH_TIMEOUT(
-            scalar(QStringLiteral("SELECT count(*) FROM actions WHERE policy_id = %1 AND status = 'succeeded'").arg(id)),
+            scalar(
+                QStringLiteral("SELECT count(*) FROM actions WHERE policy_id = %1 AND status = 'succeeded'").arg(id)),
             1, 20000);
-        QCOMPARE(call("GET", path).body[QStringLiteral("policy")][QStringLiteral("state")][QStringLiteral("last_fired_at")]
+        QCOMPARE(call("GET", path)
+                     .body[QStringLiteral("policy")][QStringLiteral("state")][QStringLiteral("last_fired_at")]
                      .isString(),
             true);
 
@@ -440,7 +466,8 @@ private slots:
                             .arg(id)),
             0);
         // The actions' history still names the policy.
-        const QJsonArray actions = call("GET", QStringLiteral("/api/v1/actions?limit=10")).body[QStringLiteral("actions")].toArray();
+        const QJsonArray actions
+            = call("GET", QStringLiteral("/api/v1/actions?limit=10")).body[QStringLiteral("actions")].toArray();
         QVERIFY(!actions.isEmpty());
         QCOMPARE(actions[0][QStringLiteral("policy")].toString(), QStringLiteral("slow-responses"));
     }
@@ -476,7 +503,8 @@ private slots:
         const Answer v = call("GET", QStringLiteral("/api/v1/audit/verify"));
         QCOMPARE(v.status, 200);
         QVERIFY2(v.body[QStringLiteral("valid")].toBool(), v.raw.constData());
-        QCOMPARE(v.body[QStringLiteral("entries_checked")].toInteger(), scalar(QStringLiteral("SELECT count(*) FROM audit_log")));
+        QCOMPARE(v.body[QStringLiteral("entries_checked")].toInteger(),
+            scalar(QStringLiteral("SELECT count(*) FROM audit_log")));
     }
 
     // Writer level: a worker that evaluated an event with the set from before an edit is overruled by the writer,
@@ -538,8 +566,8 @@ private slots:
         const auto patch = [&](const QJsonObject &fields) {
             PolicyResult result;
             bool done = false;
-            w.submitPolicyPatch(cpu, fields, AuditActor {QStringLiteral("test"), QStringLiteral("::1")},
-                [&](PolicyResult r) {
+            w.submitPolicyPatch(
+                cpu, fields, AuditActor {QStringLiteral("test"), QStringLiteral("::1")}, [&](PolicyResult r) {
                     result = r;
                     done = true;
                 });
@@ -552,7 +580,8 @@ private slots:
         TaskItem t = ingestAndClaim(95);
         QVERIFY(t.taskId > 0);
         auto old = w.policies();
-        QCOMPARE(patch({{QStringLiteral("threshold"), 99}, {QStringLiteral("cooldown_s"), 0}}), PolicyResult::Status::Ok);
+        QCOMPARE(
+            patch({{QStringLiteral("threshold"), 99}, {QStringLiteral("cooldown_s"), 0}}), PolicyResult::Status::Ok);
         QVERIFY(w.policies() != old);
         evaluateWith(t, old);
         QCOMPARE(w.snapshot().actions, 0);

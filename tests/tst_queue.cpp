@@ -151,10 +151,10 @@ private slots:
         QTest::newRow("sqlite path") << "/tmp/x.db" << true << "/tmp/x.db";
         QTest::newRow("full url") << "postgresql://vigil:s3cret@db.example:6543/queue" << true
                                   << "postgresql://vigil:***@db.example:6543/queue";
-        QTest::newRow("default port, postgres scheme") << "postgres://vigil:s3cret@10.0.0.5/queue" << true
-                                                       << "postgresql://vigil:***@10.0.0.5:5432/queue";
-        QTest::newRow("encoded password") << "postgresql://vigil:p%40ss%2Fw@h/q" << true
-                                          << "postgresql://vigil:***@h:5432/q";
+        QTest::newRow("default port, postgres scheme")
+            << "postgres://vigil:s3cret@10.0.0.5/queue" << true << "postgresql://vigil:***@10.0.0.5:5432/queue";
+        QTest::newRow("encoded password")
+            << "postgresql://vigil:p%40ss%2Fw@h/q" << true << "postgresql://vigil:***@h:5432/q";
         QTest::newRow("parameters") << "postgresql://vigil:s3cret@h:5432/q?sslmode=require" << true
                                     << "postgresql://vigil:***@h:5432/q";
         QTest::newRow("no database") << "postgresql://vigil:s3cret@h:5432" << false << "no database name";
@@ -193,7 +193,8 @@ private slots:
         QString error;
         // Port 1 on loopback: nothing listens, the connection is refused at once.
         QVERIFY(!w.open(QStringLiteral("postgresql://vigil:s3cret@127.0.0.1:1/vigil"), &error));
-        QVERIFY2(error.contains(QLatin1String("cannot connect to PostgreSQL at postgresql://vigil:***@127.0.0.1:1/vigil")),
+        QVERIFY2(
+            error.contains(QLatin1String("cannot connect to PostgreSQL at postgresql://vigil:***@127.0.0.1:1/vigil")),
             qPrintable(error));
         QVERIFY2(!error.contains(QLatin1String("s3cret")), qPrintable(error));
     }
@@ -298,11 +299,17 @@ private slots:
         QCOMPARE(w.snapshot().done, 2);
         w.close();
         QCOMPARE(TestDatabases::scalar(path, QStringLiteral("SELECT count(*) FROM actions")), 1);
-        QCOMPARE(TestDatabases::scalar(path, QStringLiteral("SELECT count(*) FROM actions WHERE status='succeeded'")), 1);
-        QCOMPARE(TestDatabases::scalar(path, QStringLiteral("SELECT count(*) FROM audit_log WHERE kind='action_triggered'")), 1);
-        QCOMPARE(TestDatabases::scalar(path, QStringLiteral("SELECT count(*) FROM audit_log WHERE kind='action_succeeded'")), 1);
         QCOMPARE(
-            TestDatabases::scalar(path, QStringLiteral("SELECT max(seq) - min(seq) + 1 - count(*) FROM audit_log")), 0); // no gaps
+            TestDatabases::scalar(path, QStringLiteral("SELECT count(*) FROM actions WHERE status='succeeded'")), 1);
+        QCOMPARE(
+            TestDatabases::scalar(path, QStringLiteral("SELECT count(*) FROM audit_log WHERE kind='action_triggered'")),
+            1);
+        QCOMPARE(
+            TestDatabases::scalar(path, QStringLiteral("SELECT count(*) FROM audit_log WHERE kind='action_succeeded'")),
+            1);
+        QCOMPARE(
+            TestDatabases::scalar(path, QStringLiteral("SELECT max(seq) - min(seq) + 1 - count(*) FROM audit_log")),
+            0); // no gaps
     }
 
     void eventWithoutSourceCanBreach()
@@ -384,7 +391,9 @@ private slots:
         w.close();
         QCOMPARE(TestDatabases::scalar(path, QStringLiteral("SELECT count(*) FROM tasks WHERE status='dead'")), 1);
         QCOMPARE(TestDatabases::scalar(path, QStringLiteral("SELECT count(*) FROM action_attempts")), 3);
-        QCOMPARE(TestDatabases::scalar(path, QStringLiteral("SELECT count(*) FROM audit_log WHERE kind='action_dead_lettered'")), 1);
+        QCOMPARE(TestDatabases::scalar(
+                     path, QStringLiteral("SELECT count(*) FROM audit_log WHERE kind='action_dead_lettered'")),
+            1);
         QCOMPARE(TestDatabases::scalar(path, QStringLiteral("SELECT count(*) FROM actions WHERE status='dead'")), 1);
     }
 
@@ -481,8 +490,8 @@ private slots:
         QString error;
         QVERIFY(w.open(path, &error));
         IngestResult earlier;
-        w.submitIngest(event(QStringLiteral("cpu_usage"), 1, QStringLiteral("old")),
-            [&](const IngestResult &r) { earlier = r; });
+        w.submitIngest(
+            event(QStringLiteral("cpu_usage"), 1, QStringLiteral("old")), [&](const IngestResult &r) { earlier = r; });
         QTRY_COMPARE(earlier.status, IngestResult::Status::Created);
         QList<IngestResult> results;
         bool done = false;
@@ -568,8 +577,8 @@ private slots:
         const QString path = freshPath();
         QString error;
         QVERIFY(w.open(path, &error));
-        SimulatedRemediator remediator(c.remediator, 1,
-            [&w](const QString &key, const QString &worker, std::function<void(bool, bool)> done) {
+        SimulatedRemediator remediator(
+            c.remediator, 1, [&w](const QString &key, const QString &worker, std::function<void(bool, bool)> done) {
                 w.submitExecution(key, worker, std::move(done));
             });
         makeAction(w);
@@ -602,8 +611,8 @@ private slots:
         const QString path = freshPath();
         QString error;
         QVERIFY(w.open(path, &error));
-        SimulatedRemediator remediator(c.remediator, 7,
-            [&w](const QString &key, const QString &worker, std::function<void(bool, bool)> done) {
+        SimulatedRemediator remediator(
+            c.remediator, 7, [&w](const QString &key, const QString &worker, std::function<void(bool, bool)> done) {
                 w.submitExecution(key, worker, std::move(done));
             });
         makeAction(w);
@@ -625,8 +634,7 @@ private slots:
         QCOMPARE(second[0].actionKey, first[0].actionKey); // the same idempotency key for every attempt
         // B is alive and beats; A does not.
         QTimer beat;
-        connect(&beat, &QTimer::timeout, &context,
-            [&] { w.submitHeartbeat(QStringLiteral("B"), {second[0].taskId}); });
+        connect(&beat, &QTimer::timeout, &context, [&] { w.submitHeartbeat(QStringLiteral("B"), {second[0].taskId}); });
         beat.start(300);
         remediator.execute({second[0].actionType, second[0].actionKey, {}, {}, QStringLiteral("B")}, &context,
             [&](bool ok, const QString &) {
@@ -645,8 +653,11 @@ private slots:
         // The proof, in the actions table: delivered twice, executed once, succeeded.
         QCOMPARE(TestDatabases::scalar(path, QStringLiteral("SELECT deliveries FROM actions")), 2);
         QCOMPARE(TestDatabases::scalar(path, QStringLiteral("SELECT executions FROM actions")), 1);
-        QCOMPARE(TestDatabases::scalar(path, QStringLiteral("SELECT count(*) FROM actions WHERE status='succeeded'")), 1);
-        QCOMPARE(TestDatabases::scalar(path, QStringLiteral("SELECT count(*) FROM tasks WHERE kind='action' AND status='done'")), 1);
+        QCOMPARE(
+            TestDatabases::scalar(path, QStringLiteral("SELECT count(*) FROM actions WHERE status='succeeded'")), 1);
+        QCOMPARE(TestDatabases::scalar(
+                     path, QStringLiteral("SELECT count(*) FROM tasks WHERE kind='action' AND status='done'")),
+            1);
     }
 
     void deadLettersRetryDiscardAndPauseAreAudited()
@@ -713,14 +724,17 @@ private slots:
         QCOMPARE(TestDatabases::scalar(path, QStringLiteral("SELECT count(*) FROM tasks WHERE kind='action'")), 0);
         for (const char *kind : {"dead_letter_retried", "dead_letter_discarded", "queue_paused", "queue_resumed",
                  "dead_letters_retried", "dead_letters_purged"})
-            QVERIFY2(TestDatabases::scalar(path,
-                         QStringLiteral("SELECT count(*) FROM audit_log WHERE actor='anonymous@127.0.0.1' AND kind='%1' "
-                                        "AND details LIKE '%\"remote_address\":\"127.0.0.1\"%'")
-                             .arg(QLatin1String(kind)))
+            QVERIFY2(
+                TestDatabases::scalar(path,
+                    QStringLiteral("SELECT count(*) FROM audit_log WHERE actor='anonymous@127.0.0.1' AND kind='%1' "
+                                   "AND details LIKE '%\"remote_address\":\"127.0.0.1\"%'")
+                        .arg(QLatin1String(kind)))
                     == 1,
                 kind);
         // The 404/409 attempts changed nothing and wrote nothing.
-        QCOMPARE(TestDatabases::scalar(path, QStringLiteral("SELECT count(*) FROM audit_log WHERE actor LIKE 'anonymous@%'")), 6);
+        QCOMPARE(TestDatabases::scalar(
+                     path, QStringLiteral("SELECT count(*) FROM audit_log WHERE actor LIKE 'anonymous@%'")),
+            6);
     }
 
     void pauseSurvivesRestart()
@@ -797,7 +811,8 @@ private slots:
         QCOMPARE(b.snapshot().rescued, 0);
         QCOMPARE(b.snapshot().leased, 4);
         QCOMPARE(claim(b, QStringLiteral("node-b/w0"), 10).size(), 0);
-        QCOMPARE(TestDatabases::scalar(path, QStringLiteral("SELECT count(*) FROM tasks WHERE leased_by='node-a/w0'")), 4);
+        QCOMPARE(
+            TestDatabases::scalar(path, QStringLiteral("SELECT count(*) FROM tasks WHERE leased_by='node-a/w0'")), 4);
         b.close();
         a.close();
     }
@@ -832,8 +847,9 @@ private slots:
         // cooldown (30 s per policy and source) holds across nodes: exactly one action fires.
         int n = 0;
         for (int i = 0; i < 40; ++i)
-            (i % 2 ? a : b).submitIngest(event(QStringLiteral("cpu_usage"), 95, {}, QStringLiteral("web-1")),
-                [&](const IngestResult &r) { n += r.status == IngestResult::Status::Created; });
+            (i % 2 ? a : b)
+                .submitIngest(event(QStringLiteral("cpu_usage"), 95, {}, QStringLiteral("web-1")),
+                    [&](const IngestResult &r) { n += r.status == IngestResult::Status::Created; });
         QTRY_COMPARE(n, 40);
         QSet<qint64> seen;
         QList<TaskItem> ta = claim(a, QStringLiteral("node-a/w0"), 25);
@@ -851,12 +867,15 @@ private slots:
                 QVERIFY(outcome(b, eventOutcome(b, tb[i], QStringLiteral("node-b/w0"))));
         }
         QCOMPARE(TestDatabases::scalar(path, QStringLiteral("SELECT count(*) FROM actions")), 1);
-        QCOMPARE(TestDatabases::scalar(path, QStringLiteral("SELECT count(*) FROM tasks WHERE kind='event' AND status='done'")), 41);
+        QCOMPARE(TestDatabases::scalar(
+                     path, QStringLiteral("SELECT count(*) FROM tasks WHERE kind='event' AND status='done'")),
+            41);
         // Audit entries from both nodes form one unbroken chain.
         b.submitAudit(QStringLiteral("test"), QStringLiteral("note"), QStringLiteral("b"), {});
         a.submitAudit(QStringLiteral("test"), QStringLiteral("note"), QStringLiteral("a"), {});
         b.submitAudit(QStringLiteral("test"), QStringLiteral("note"), QStringLiteral("b2"), {});
-        QTRY_COMPARE(TestDatabases::scalar(path, QStringLiteral("SELECT count(*) FROM audit_log WHERE kind='note'")), 3);
+        QTRY_COMPARE(
+            TestDatabases::scalar(path, QStringLiteral("SELECT count(*) FROM audit_log WHERE kind='note'")), 3);
         const audit::VerifyResult v = TestDatabases::verifyAudit(path);
         QVERIFY2(v.ok, qPrintable(v.problem));
         QCOMPARE(v.entries, 4); // action_triggered + 3 notes
@@ -914,8 +933,8 @@ private slots:
         QTRY_COMPARE_WITH_TIMEOUT(dup.status, PolicyResult::Status::DuplicateName, 10000);
         // An edit through b of a's policy reaches a's workers.
         PolicyResult patched;
-        b.submitPolicyPatch(ra.policy.id, QJsonObject {{QStringLiteral("threshold"), 250}}, who,
-            [&](PolicyResult r) { patched = r; });
+        b.submitPolicyPatch(
+            ra.policy.id, QJsonObject {{QStringLiteral("threshold"), 250}}, who, [&](PolicyResult r) { patched = r; });
         QTRY_COMPARE_WITH_TIMEOUT(patched.status, PolicyResult::Status::Ok, 10000);
         QTRY_VERIFY_WITH_TIMEOUT(has(a, QStringLiteral("lag-a"), 250), 10000);
         // A delete through a disappears from b's set.

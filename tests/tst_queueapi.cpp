@@ -53,7 +53,10 @@ private:
         reply->deleteLater();
         return a;
     }
-    QJsonObject queue() { return call("GET", QStringLiteral("/api/v1/queue")).body[QStringLiteral("queue")].toObject(); }
+    QJsonObject queue()
+    {
+        return call("GET", QStringLiteral("/api/v1/queue")).body[QStringLiteral("queue")].toObject();
+    }
 
     qint64 scalar(const QString &sql) { return vigil::testing::TestDatabases::scalar(m_location, sql); }
 
@@ -140,23 +143,33 @@ private slots:
         QTest::addColumn<int>("status");
         QTest::addColumn<QString>("code");
         QTest::addColumn<QString>("field");
-        QTest::newRow("not json") << QByteArray("{") << 400 << "invalid_json" << "";
-        QTest::newRow("array body") << QByteArray("[]") << 400 << "invalid_json" << "";
-        QTest::newRow("missing events") << QByteArray("{}") << 400 << "missing_field" << "events";
-        QTest::newRow("events not array") << QByteArray(R"({"events":{}})") << 400 << "invalid_type" << "events";
-        QTest::newRow("empty") << QByteArray(R"({"events":[]})") << 400 << "invalid_value" << "events";
-        QTest::newRow("unknown field") << QByteArray(R"({"events":[],"x":1})") << 400 << "unknown_field" << "x";
+        QTest::newRow("not json") << QByteArray("{") << 400 << "invalid_json"
+                                  << "";
+        QTest::newRow("array body") << QByteArray("[]") << 400 << "invalid_json"
+                                    << "";
+        QTest::newRow("missing events") << QByteArray("{}") << 400 << "missing_field"
+                                        << "events";
+        QTest::newRow("events not array") << QByteArray(R"({"events":{}})") << 400 << "invalid_type"
+                                          << "events";
+        QTest::newRow("empty") << QByteArray(R"({"events":[]})") << 400 << "invalid_value"
+                               << "events";
+        QTest::newRow("unknown field") << QByteArray(R"({"events":[],"x":1})") << 400 << "unknown_field"
+                                       << "x";
         QTest::newRow("events twice") << QByteArray(R"({"events":[{"metric_name":"a","value":1}],"events":[]})") << 400
-                                      << "duplicate_field" << "events";
-        QTest::newRow("not a JSON number") << QByteArray(R"({"events":[{"metric_name":"a","value":.5}]})") << 400
-                                           << "invalid_json" << "";
-        QTest::newRow("empty body") << QByteArray("") << 400 << "invalid_json" << "";
+                                      << "duplicate_field"
+                                      << "events";
+        QTest::newRow("not a JSON number")
+            << QByteArray(R"({"events":[{"metric_name":"a","value":.5}]})") << 400 << "invalid_json"
+            << "";
+        QTest::newRow("empty body") << QByteArray("") << 400 << "invalid_json"
+                                    << "";
         QTest::newRow("all invalid") << QByteArray(R"({"events":[{"value":1}]})") << 400 << "no_valid_events"
                                      << "events";
         QJsonArray many;
         for (int i = 0; i < 1001; ++i)
             many.append(ev(QStringLiteral("cpu_usage"), 1));
-        QTest::newRow("1001 events") << batchOf(many) << 413 << "too_many_events" << "events";
+        QTest::newRow("1001 events") << batchOf(many) << 413 << "too_many_events"
+                                     << "events";
     }
 
     void batchEnvelopeErrors()
@@ -228,8 +241,8 @@ private slots:
         r = call("POST", QStringLiteral("/api/v1/queue/dead/%1/retry").arg(id));
         QCOMPARE(r.status, 200);
         QCOMPARE(r.body[QStringLiteral("retried")].toInteger(), 1);
-        QTRY_COMPARE_WITH_TIMEOUT(scalar(QStringLiteral("SELECT attempts FROM tasks WHERE id = %1 AND status = 'dead'").arg(id)),
-            2, 20000);
+        QTRY_COMPARE_WITH_TIMEOUT(
+            scalar(QStringLiteral("SELECT attempts FROM tasks WHERE id = %1 AND status = 'dead'").arg(id)), 2, 20000);
         // Discard one.
         r = call("DELETE", QStringLiteral("/api/v1/queue/dead/%1").arg(id));
         QCOMPARE(r.status, 200);
@@ -252,9 +265,10 @@ private slots:
         // Every mutation is in the audit trail with who and from where; the refused ones are not.
         for (const char *kind :
             {"dead_letter_retried", "dead_letter_discarded", "dead_letters_retried", "dead_letters_purged"})
-            QVERIFY2(scalar(QStringLiteral("SELECT count(*) FROM audit_log WHERE kind = '%1' AND actor = "
-                                           "'anonymous@127.0.0.1' AND details LIKE '%\"remote_address\":\"127.0.0.1\"%'")
-                                .arg(QLatin1String(kind)))
+            QVERIFY2(
+                scalar(QStringLiteral("SELECT count(*) FROM audit_log WHERE kind = '%1' AND actor = "
+                                      "'anonymous@127.0.0.1' AND details LIKE '%\"remote_address\":\"127.0.0.1\"%'")
+                           .arg(QLatin1String(kind)))
                     == 1,
                 kind);
     }
@@ -279,7 +293,8 @@ private slots:
         QCOMPARE(log[0][QStringLiteral("outcome")].toString(), QStringLiteral("failure"));
         QCOMPARE(call("GET", QStringLiteral("/api/v1/actions/999999")).status, 404);
         QCOMPARE(call("GET", QStringLiteral("/api/v1/actions?status=odd")).status, 400);
-        QCOMPARE(call("GET", QStringLiteral("/api/v1/actions?status=discarded")).body[QStringLiteral("actions")]
+        QCOMPARE(call("GET", QStringLiteral("/api/v1/actions?status=discarded"))
+                     .body[QStringLiteral("actions")]
                      .toArray()
                      .size(),
             3);
@@ -310,7 +325,8 @@ private slots:
         const Answer a = call("POST", QStringLiteral("/api/v1/ingest/batch"),
             batchOf({ev(QStringLiteral("memory_usage"), 1), ev(QStringLiteral("memory_usage"), 2)}));
         QCOMPARE(a.status, 202);
-        const QJsonArray workers = call("GET", QStringLiteral("/api/v1/workers")).body[QStringLiteral("workers")].toArray();
+        const QJsonArray workers
+            = call("GET", QStringLiteral("/api/v1/workers")).body[QStringLiteral("workers")].toArray();
         QCOMPARE(workers.size(), 2);
         QTRY_COMPARE_WITH_TIMEOUT(call("GET", QStringLiteral("/api/v1/workers"))
                                       .body[QStringLiteral("workers")][0][QStringLiteral("state")]
@@ -333,13 +349,15 @@ private slots:
 
     void workersReportRatesAndTimes()
     {
-        const QJsonArray workers = call("GET", QStringLiteral("/api/v1/workers")).body[QStringLiteral("workers")].toArray();
+        const QJsonArray workers
+            = call("GET", QStringLiteral("/api/v1/workers")).body[QStringLiteral("workers")].toArray();
         QCOMPARE(workers.size(), 2);
         qint64 perMinute = 0, failed = 0;
         for (const QJsonValue &w : workers) {
             const QJsonObject o = w.toObject();
             QVERIFY(o[QStringLiteral("id")].toString().contains(QStringLiteral("/w")));
-            QVERIFY(QStringList({QStringLiteral("idle"), QStringLiteral("busy")}).contains(o[QStringLiteral("state")].toString()));
+            QVERIFY(QStringList({QStringLiteral("idle"), QStringLiteral("busy")})
+                        .contains(o[QStringLiteral("state")].toString()));
             perMinute += o[QStringLiteral("processed_per_minute")].toInteger();
             failed += o[QStringLiteral("totals")][QStringLiteral("failed")].toInteger();
             QVERIFY(o[QStringLiteral("totals")][QStringLiteral("processed")].toInteger() >= 0);
@@ -370,8 +388,8 @@ private slots:
         QTest::newRow("queue") << QByteArray("GET") << QStringLiteral("/api/v1/queue?bogus=1") << 400;
         QTest::newRow("workers") << QByteArray("GET") << QStringLiteral("/api/v1/workers?bogus=1") << 400;
         QTest::newRow("audit verify") << QByteArray("GET") << QStringLiteral("/api/v1/audit/verify?bogus=1") << 400;
-        QTest::newRow("simulator status") << QByteArray("GET") << QStringLiteral("/api/v1/ui/simulator/status?bogus=1")
-                                          << 400;
+        QTest::newRow("simulator status")
+            << QByteArray("GET") << QStringLiteral("/api/v1/ui/simulator/status?bogus=1") << 400;
         QTest::newRow("simulator stop") << QByteArray("POST") << QStringLiteral("/api/v1/ui/simulator/stop?bogus=1")
                                         << 400;
         QTest::newRow("resume") << QByteArray("POST") << QStringLiteral("/api/v1/queue/resume?bogus=1") << 400;
@@ -391,7 +409,8 @@ private slots:
         const Answer a = call(verb, path);
         QCOMPARE(a.status, status);
         if (status == 400) {
-            QCOMPARE(a.body[QStringLiteral("error")][QStringLiteral("code")].toString(), QStringLiteral("unknown_parameter"));
+            QCOMPARE(a.body[QStringLiteral("error")][QStringLiteral("code")].toString(),
+                QStringLiteral("unknown_parameter"));
             QCOMPARE(a.body[QStringLiteral("error")][QStringLiteral("field")].toString(), QStringLiteral("bogus"));
         }
     }
@@ -403,7 +422,8 @@ private slots:
         QTest::addColumn<QString>("field");
         QTest::newRow("events") << QStringLiteral("/api/v1/events?limit=1&limit=2") << QStringLiteral("limit");
         QTest::newRow("audit") << QStringLiteral("/api/v1/audit?kind=a&kind=b") << QStringLiteral("kind");
-        QTest::newRow("dead letters") << QStringLiteral("/api/v1/queue/dead?limit=5&limit=5") << QStringLiteral("limit");
+        QTest::newRow("dead letters") << QStringLiteral("/api/v1/queue/dead?limit=5&limit=5")
+                                      << QStringLiteral("limit");
         QTest::newRow("timeseries") << QStringLiteral("/api/v1/stats/timeseries?window=5&window=6")
                                     << QStringLiteral("window");
     }
@@ -413,7 +433,8 @@ private slots:
         QFETCH(QString, field);
         const Answer a = call("GET", path);
         QCOMPARE(a.status, 400);
-        QCOMPARE(a.body[QStringLiteral("error")][QStringLiteral("code")].toString(), QStringLiteral("invalid_parameter"));
+        QCOMPARE(
+            a.body[QStringLiteral("error")][QStringLiteral("code")].toString(), QStringLiteral("invalid_parameter"));
         QCOMPARE(a.body[QStringLiteral("error")][QStringLiteral("field")].toString(), field);
     }
 

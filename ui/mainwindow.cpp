@@ -484,8 +484,10 @@ void MainWindow::onQueue(const QJsonObject &answer)
     // Depth counts retries that wait for their time too: say so, or "1" would sit above "0 ready · 0 leased".
     depth->setDetail(scheduled > 0
             ? tr("%1 ready · %2 leased · %3 later")
-                  .arg(formatCount(number(queue, "ready")), formatCount(number(queue, "leased")), formatCount(scheduled))
-            : tr("%1 ready · %2 leased").arg(formatCount(number(queue, "ready")), formatCount(number(queue, "leased"))));
+                  .arg(
+                      formatCount(number(queue, "ready")), formatCount(number(queue, "leased")), formatCount(scheduled))
+            : tr("%1 ready · %2 leased")
+                  .arg(formatCount(number(queue, "ready")), formatCount(number(queue, "leased"))));
     const bool paused = queue.value(QLatin1String("paused")).toBool();
     if (paused)
         depth->setDetail(tr("paused · %1 ready").arg(formatCount(number(queue, "ready"))));

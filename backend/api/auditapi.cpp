@@ -85,9 +85,9 @@ void registerAuditRoutes(Router &router, Reader &reader)
                     const SqlDialect dialect = database::dialectOf(db);
                     const QString nl = sqldialect::newline(dialect);
                     sql += QStringLiteral(" AND ")
-                        + sqldialect::containsFolded(
-                            dialect, QStringLiteral("actor") + nl + QStringLiteral("kind") + nl
-                                + QStringLiteral("subject") + nl + QStringLiteral("details"));
+                        + sqldialect::containsFolded(dialect,
+                            QStringLiteral("actor") + nl + QStringLiteral("kind") + nl + QStringLiteral("subject") + nl
+                                + QStringLiteral("details"));
                     binds << f.text;
                 }
                 sql += QStringLiteral(" ORDER BY seq DESC LIMIT ?");

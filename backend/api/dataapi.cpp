@@ -54,7 +54,8 @@ bool pageParameter(const QString &key, const QString &value, Page *page, const R
     } else {
         page->before = value.toLongLong(&ok);
         if (!ok || page->before < 1) {
-            reply.send(badParameter(key, QStringLiteral("before must be a positive id (next_before of the previous page)")));
+            reply.send(
+                badParameter(key, QStringLiteral("before must be a positive id (next_before of the previous page)")));
             return false;
         }
     }
@@ -100,7 +101,8 @@ void registerDataRoutes(Router &router, Reader &reader)
                     return;
             } else if (key == QLatin1String("metric")) {
                 if (!isValidMetricName(value))
-                    return reply.send(badParameter(key, QStringLiteral("metric must be a metric name such as cpu_usage")));
+                    return reply.send(
+                        badParameter(key, QStringLiteral("metric must be a metric name such as cpu_usage")));
                 metric = value;
             } else if (key == QLatin1String("source")) {
                 source = value;
@@ -186,8 +188,8 @@ void registerDataRoutes(Router &router, Reader &reader)
                 static const QStringList known {QStringLiteral("pending"), QStringLiteral("retrying"),
                     QStringLiteral("succeeded"), QStringLiteral("dead"), QStringLiteral("discarded")};
                 if (!known.contains(value))
-                    return reply.send(badParameter(key,
-                        QStringLiteral("status must be one of %1").arg(known.join(QStringLiteral(", ")))));
+                    return reply.send(badParameter(
+                        key, QStringLiteral("status must be one of %1").arg(known.join(QStringLiteral(", ")))));
                 status = value;
             } else if (key == QLatin1String("type")) {
                 type = value;

@@ -125,17 +125,20 @@ public:
                     QStringLiteral("unknown field '%1' (a batch has only \"events\")").arg(it.key()), it.key());
         const QString field = QStringLiteral("events");
         if (!root.contains(field))
-            return refuse(400, "missing_field", QStringLiteral("events is required: {\"events\": [ {...}, ... ]}"), field);
+            return refuse(
+                400, "missing_field", QStringLiteral("events is required: {\"events\": [ {...}, ... ]}"), field);
         if (!root.value(field).isArray())
             return refuse(400, "invalid_type",
                 QStringLiteral("events must be an array (got %1)").arg(jsonTypeName(root.value(field))), field);
         const QJsonArray items = root.value(field).toArray();
         if (items.isEmpty())
-            return refuse(400, "invalid_value",
-                QStringLiteral("events is empty: send 1..%1 events").arg(kMaxBatchEvents), field);
+            return refuse(
+                400, "invalid_value", QStringLiteral("events is empty: send 1..%1 events").arg(kMaxBatchEvents), field);
         if (items.size() > kMaxBatchEvents)
             return refuse(413, "too_many_events",
-                QStringLiteral("a batch holds at most %1 events (got %2); split it").arg(kMaxBatchEvents).arg(items.size()),
+                QStringLiteral("a batch holds at most %1 events (got %2); split it")
+                    .arg(kMaxBatchEvents)
+                    .arg(items.size()),
                 field);
 
         // Results in item order; valid items go to the writer, whose results fill their positions.
@@ -182,30 +185,31 @@ public:
         };
         if (valid.isEmpty())
             return finish(0, 0);
-        m_writer.submitIngestBatch(std::move(valid), [reply, results, positions, finish](const QList<IngestResult> &rs) {
-            int accepted = 0, duplicates = 0;
-            for (qsizetype k = 0; k < rs.size() && k < positions.size(); ++k) {
-                const IngestResult &r = rs[k];
-                if (r.status == IngestResult::Status::Failed) {
-                    // One transaction: if it failed, nothing of the batch was stored.
-                    reply.send(HttpResponse::error(503, QStringLiteral("storage_unavailable"),
-                        QStringLiteral("the batch could not be committed; nothing was stored, retry later"))
-                                   .withHeader("Retry-After", "1"));
-                    return;
+        m_writer.submitIngestBatch(
+            std::move(valid), [reply, results, positions, finish](const QList<IngestResult> &rs) {
+                int accepted = 0, duplicates = 0;
+                for (qsizetype k = 0; k < rs.size() && k < positions.size(); ++k) {
+                    const IngestResult &r = rs[k];
+                    if (r.status == IngestResult::Status::Failed) {
+                        // One transaction: if it failed, nothing of the batch was stored.
+                        reply.send(HttpResponse::error(503, QStringLiteral("storage_unavailable"),
+                            QStringLiteral("the batch could not be committed; nothing was stored, retry later"))
+                                       .withHeader("Retry-After", "1"));
+                        return;
+                    }
+                    QJsonObject o = (*results)[positions[k]].toObject();
+                    o.insert(QStringLiteral("ok"), true);
+                    o.insert(QStringLiteral("id"), r.id);
+                    if (r.status == IngestResult::Status::Duplicate) {
+                        o.insert(QStringLiteral("duplicate"), true);
+                        ++duplicates;
+                    } else {
+                        ++accepted;
+                    }
+                    (*results)[positions[k]] = o;
                 }
-                QJsonObject o = (*results)[positions[k]].toObject();
-                o.insert(QStringLiteral("ok"), true);
-                o.insert(QStringLiteral("id"), r.id);
-                if (r.status == IngestResult::Status::Duplicate) {
-                    o.insert(QStringLiteral("duplicate"), true);
-                    ++duplicates;
-                } else {
-                    ++accepted;
-                }
-                (*results)[positions[k]] = o;
-            }
-            finish(accepted, duplicates);
-        });
+                finish(accepted, duplicates);
+            });
     }
 
     static constexpr int kMaxBatchEvents = 1000;

@@ -53,7 +53,6 @@ bool policyIdOf(const HttpRequest &request, qint64 *id, const Reply &reply)
     return true;
 }
 
-
 // Content type and body → a JSON object, or an answer sent.
 bool bodyObject(const HttpRequest &req, const Reply &reply, QJsonObject *out)
 {

@@ -39,12 +39,13 @@ std::function<void(QueueAdminResult)> answer(Reply reply, qint64 taskId, const Q
             reply.send(HttpResponse::json(200, {{QStringLiteral("ok"), true}, {what, r.count}}));
             return;
         case QueueAdminResult::Status::NotFound:
-            reply.send(HttpResponse::error(
-                404, QStringLiteral("not_found"), QStringLiteral("no task with id %1").arg(taskId), QStringLiteral("id")));
+            reply.send(HttpResponse::error(404, QStringLiteral("not_found"),
+                QStringLiteral("no task with id %1").arg(taskId), QStringLiteral("id")));
             return;
         case QueueAdminResult::Status::NotDead:
             reply.send(HttpResponse::error(409, QStringLiteral("not_dead"),
-                QStringLiteral("task %1 is not a dead letter (only dead tasks can be retried or discarded)").arg(taskId),
+                QStringLiteral("task %1 is not a dead letter (only dead tasks can be retried or discarded)")
+                    .arg(taskId),
                 QStringLiteral("id")));
             return;
         case QueueAdminResult::Status::Failed:
@@ -91,7 +92,8 @@ HttpResponse listDead(QSqlDatabase &db, int limit, qint64 after)
             break;
         }
         last = q.value(0).toLongLong();
-        const auto nullable = [&](int i) { return q.value(i).isNull() ? QJsonValue() : QJsonValue(q.value(i).toLongLong()); };
+        const auto nullable
+            = [&](int i) { return q.value(i).isNull() ? QJsonValue() : QJsonValue(q.value(i).toLongLong()); };
         QJsonObject item {
             {QStringLiteral("task_id"), last},
             {QStringLiteral("kind"), q.value(1).toString()},
@@ -114,7 +116,8 @@ HttpResponse listDead(QSqlDatabase &db, int limit, qint64 after)
             item.insert(QStringLiteral("event"),
                 QJsonObject {{QStringLiteral("id"), q.value(14).toLongLong()},
                     {QStringLiteral("metric_name"), q.value(15).toString()},
-                    {QStringLiteral("source"), q.value(16).isNull() ? QJsonValue() : QJsonValue(q.value(16).toString())}});
+                    {QStringLiteral("source"),
+                        q.value(16).isNull() ? QJsonValue() : QJsonValue(q.value(16).toString())}});
         items.append(item);
     }
     q.finish();
@@ -142,8 +145,8 @@ void registerQueueRoutes(Router &router, Writer &writer, Reader &reader, Workers
             } else if (key == QLatin1String("after")) {
                 after = value.toLongLong(&ok);
                 if (!ok || after < 0)
-                    return reply.send(badParameter(
-                        key, QStringLiteral("after must be a task id (next_after of the previous page)")));
+                    return reply.send(
+                        badParameter(key, QStringLiteral("after must be a task id (next_after of the previous page)")));
             } else {
                 return reply.send(HttpResponse::error(400, QStringLiteral("unknown_parameter"),
                     QStringLiteral("unknown query parameter '%1' (known: limit, after)").arg(key), key));
@@ -158,13 +161,12 @@ void registerQueueRoutes(Router &router, Writer &writer, Reader &reader, Workers
     router.add("DELETE", QStringLiteral("/api/v1/queue/dead"), [&writer](const HttpRequest &req, Reply reply) {
         writer.submitDeadLetter(Writer::DeadAction::Discard, 0, who(req), answer(reply, 0, QStringLiteral("purged")));
     });
-    router.add(
-        "POST", QStringLiteral("/api/v1/queue/dead/{id}/retry"), [&writer](const HttpRequest &req, Reply reply) {
-            qint64 id = 0;
-            if (taskIdOf(req, &id, reply))
-                writer.submitDeadLetter(
-                    Writer::DeadAction::Retry, id, who(req), answer(reply, id, QStringLiteral("retried")));
-        });
+    router.add("POST", QStringLiteral("/api/v1/queue/dead/{id}/retry"), [&writer](const HttpRequest &req, Reply reply) {
+        qint64 id = 0;
+        if (taskIdOf(req, &id, reply))
+            writer.submitDeadLetter(
+                Writer::DeadAction::Retry, id, who(req), answer(reply, id, QStringLiteral("retried")));
+    });
     router.add("DELETE", QStringLiteral("/api/v1/queue/dead/{id}"), [&writer](const HttpRequest &req, Reply reply) {
         qint64 id = 0;
         if (taskIdOf(req, &id, reply))

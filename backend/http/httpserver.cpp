@@ -288,7 +288,8 @@ public:
         m_sockets.insert(socket, conn);
         if (overCap) {
             refuse(socket, conn, 503, QStringLiteral("too_many_connections"),
-                QStringLiteral("the server has %1 open connections, its limit; retry shortly").arg(m_config.maxConnections),
+                QStringLiteral("the server has %1 open connections, its limit; retry shortly")
+                    .arg(m_config.maxConnections),
                 {{"Retry-After", "1"}});
             return;
         }
@@ -802,8 +803,10 @@ bool HttpServer::listen(const QHostAddress &address, quint16 port, QString *erro
     m_acceptThread->setObjectName(QStringLiteral("vigil-accept"));
     m_accept = new AcceptServer(m_lanes, m_open, std::max(1, m_config.maxConnections),
         m_metrics.counter("http_connections_rejected_total",
-            "Connections refused because --max-connections were open (answered 503, or closed at once beyond a margin)"));
-    m_metrics.callbackGauge("http_connections_open", "Open client connections", {}, [this] { return double(m_open.load()); });
+            "Connections refused because --max-connections were open (answered 503, or closed at once beyond a "
+            "margin)"));
+    m_metrics.callbackGauge(
+        "http_connections_open", "Open client connections", {}, [this] { return double(m_open.load()); });
     m_accept->moveToThread(m_acceptThread.get());
     QObject::connect(m_acceptThread.get(), &QThread::finished, m_accept, &QObject::deleteLater);
     m_acceptThread->start();

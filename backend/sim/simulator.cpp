@@ -848,8 +848,8 @@ void Simulator::retryOrFail(Event &event, qint64 nowNs, double minDelaySeconds, 
     const double u = Prng::hashUniform(m_seed ^ 0x7265747279ULL, event.seq * 16 + event.attempt);
     double delay = 0;
     if (busy) {
-        const double backoff
-            = std::min(kBusyBackoffCapSeconds, kBusyBackoffBaseSeconds * std::ldexp(1.0, std::min(event.attempt, 16) - 1));
+        const double backoff = std::min(
+            kBusyBackoffCapSeconds, kBusyBackoffBaseSeconds * std::ldexp(1.0, std::min(event.attempt, 16) - 1));
         delay = std::max(minDelaySeconds, backoff) * (1.0 + 0.5 * u);
     } else {
         delay = std::max(minDelaySeconds, kBackoffBaseSeconds * std::ldexp(1.0, event.attempt - 1) * (0.8 + 0.4 * u));
@@ -857,10 +857,9 @@ void Simulator::retryOrFail(Event &event, qint64 nowNs, double minDelaySeconds, 
     const qint64 dueNs = nowNs + static_cast<qint64>(delay * 1e9);
     // While stopping, a retry is only worth it if it can still be sent before the drain deadline.
     const bool allowed = isRunning() || (m_draining && dueNs < m_drainDeadlineNs);
-    const bool exhausted = busy
-        ? event.attempt > kMaxBusyRetries || nsToSeconds(dueNs - event.scheduledNs) > kBusyBudgetSeconds
-            || m_retries.size() >= kMaxPendingRetries
-        : event.attempt > kMaxRetries;
+    const bool exhausted = busy ? event.attempt > kMaxBusyRetries
+            || nsToSeconds(dueNs - event.scheduledNs) > kBusyBudgetSeconds || m_retries.size() >= kMaxPendingRetries
+                                : event.attempt > kMaxRetries;
     if (!allowed || exhausted) {
         finish(event.seq, Outcome::Failed, nowNs);
         return;

@@ -106,7 +106,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         canonical += QByteArray::number(decoded.size(), 16) + "\r\n" + decoded + "\r\n";
     canonical += "0\r\n\r\n";
     const Verdict again = feedInPieces(canonical, QList<qsizetype>());
-    if (again.status != ChunkedFraming::Status::Done || again.at != canonical.size() || again.bodyBytes != whole.bodyBytes)
+    if (again.status != ChunkedFraming::Status::Done || again.at != canonical.size()
+        || again.bodyBytes != whole.bodyBytes)
         fail("the canonical re-encoding is not read back the same", input);
     return 0;
 }
