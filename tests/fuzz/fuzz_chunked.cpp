@@ -3,6 +3,7 @@
 // sees a body across many reads). Besides "no crash, no UB, no leak": both feeds reach the same verdict at the same
 // byte, a finished body's declared size never exceeds the limit, and a body that is Done re-encodes, from a
 // reference decode of its bytes, to a framing the reader also accepts with the same size.
+#include "invariant.h"
 #include "http/chunkedframing.h"
 
 #include <QByteArray>
@@ -13,16 +14,12 @@
 #include <cstdlib>
 
 using namespace vigil;
+using vigil::fuzz::check;
+using vigil::fuzz::fail;
 
 namespace {
 
 constexpr qint64 kLimit = 4096;
-
-[[noreturn]] void fail(const char *what, const QByteArray &input)
-{
-    std::fprintf(stderr, "invariant violated: %s\ninput: %s\n", what, input.toPercentEncoding().constData());
-    std::abort();
-}
 
 struct Verdict
 {

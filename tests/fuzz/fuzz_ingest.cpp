@@ -2,6 +2,7 @@
 // POST /api/v1/ingest runs on every body. Besides "no crash, no UB, no leak" (ASan + UBSan + LeakSanitizer), every
 // accepted event must satisfy the documented input rules, validateIngestObject must agree with parseIngest, and the
 // canonical JSON of an accepted event must parse again to the same event.
+#include "invariant.h"
 #include "validation.h"
 
 #include <QJsonDocument>
@@ -14,23 +15,13 @@
 #include <cstdlib>
 
 using namespace vigil;
+using vigil::fuzz::check;
+using vigil::fuzz::fail;
 
 namespace {
 
 // A fixed clock keeps every run reproducible: 2026-01-19T12:30:00Z.
 constexpr qint64 kNowMs = 1'768'825'800'000;
-
-[[noreturn]] void fail(const char *what, const QByteArray &input)
-{
-    std::fprintf(stderr, "invariant violated: %s\ninput: %s\n", what, input.toPercentEncoding().constData());
-    std::abort();
-}
-
-void check(bool condition, const char *what, const QByteArray &input)
-{
-    if (!condition)
-        fail(what, input);
-}
 
 qsizetype codePoints(const QString &s)
 {

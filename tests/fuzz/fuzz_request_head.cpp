@@ -3,6 +3,7 @@
 // a refusal is always 400 bad_request with a message, an accepted head has a well-formed method, a target without
 // whitespace or control bytes and a version the server speaks, its Content-Length is the one the bytes declare, and
 // a canonical head rebuilt from the result parses to the same result.
+#include "invariant.h"
 #include "http/requesthead.h"
 
 #include <cstdint>
@@ -10,20 +11,10 @@
 #include <cstdlib>
 
 using namespace vigil;
+using vigil::fuzz::check;
+using vigil::fuzz::fail;
 
 namespace {
-
-[[noreturn]] void fail(const char *what, const QByteArray &input)
-{
-    std::fprintf(stderr, "invariant violated: %s\ninput: %s\n", what, input.toPercentEncoding().constData());
-    std::abort();
-}
-
-void check(bool condition, const char *what, const QByteArray &input)
-{
-    if (!condition)
-        fail(what, input);
-}
 
 bool sameHead(const RequestHead &a, const RequestHead &b)
 {
